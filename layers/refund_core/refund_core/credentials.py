@@ -1,0 +1,70 @@
+"""Typed provider credentials: secret values are `SecretStr`, so they never print."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+
+from refund_core.errors import ConfigurationError
+
+ALLOW_INSECURE_CONTEXT_KEY = "allow_insecure_provider_url"
+
+
+class ProviderCredentials(BaseModel):
+    """Base of each provider's secret. Unknown keys are ignored (a secret may carry notes)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+
+    base_url: str | None = None
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _empty_base_url_is_default(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("base_url")
+    @classmethod
+    def _safe_base_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        allow_insecure = bool((info.context or {}).get(ALLOW_INSECURE_CONTEXT_KEY))
+        return validate_base_url(value, allow_insecure=allow_insecure)
+
+    @classmethod
+    def from_secret(cls, secret: dict[str, Any], *, allow_insecure_url: bool = False) -> Self:
+        """Validate a secret's JSON. Errors name the keys at fault, never their values."""
+        try:
+            return cls.model_validate(
+                secret, context={ALLOW_INSECURE_CONTEXT_KEY: allow_insecure_url}
+            )
+        except ValidationError as exc:
+            # pydantic's own message quotes the input value, which is the secret: not that one.
+            problems = sorted({f"{error['loc'][0]} ({error['type']})" for error in exc.errors()})
+            raise ConfigurationError(
+                "the provider secret is missing or has invalid keys: " + ", ".join(problems)
+            ) from None
+
+
+def validate_base_url(url: str, *, allow_insecure: bool) -> str:
+    """`https://host[:port][/path]`, or `http://` on a loopback host; no trailing slash."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not host or parts.username or parts.password or parts.query or parts.fragment:
+        raise ValueError("base_url must be a plain https URL")
+    if parts.scheme == "http" and not (allow_insecure or _is_loopback(host)):
+        raise ValueError("base_url must use https (http is allowed on loopback only)")
+    if parts.scheme not in ("https", "http"):
+        raise ValueError("base_url must use https")
+    return url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,118 @@
+"""The Lambda handler of a provider function: the API route, with Powertools around it.
+
+`functions/<provider>/app.py` is one line calling `build_lambda_handler`; everything a
+provider function does is here once, and what differs between the four lives in template.yaml.
+"""
+# Powertools\' route and exception decorators are untyped.
+# mypy: disallow-untyped-decorators=False
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from refund_core.clients import ProviderClients
+from refund_core.errors import InvalidRequest, RefundServiceError
+from refund_core.http_api import RouteShape, install_error_handlers, json_response, path_refund_id
+from refund_core.model import Refund
+
+LambdaHandler = Callable[[Mapping[str, Any], LambdaContext], dict[str, Any]]
+
+
+def build_lambda_handler(provider: str, *, clients: ProviderClients | None = None) -> LambdaHandler:
+    """The decorated `lambda_handler` of `provider`'s function."""
+    logger = Logger()
+    tracer = Tracer()
+    metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RefundStatus"))
+    clients = clients or ProviderClients(provider)
+    app = build_provider_api(provider, clients, logger=logger, metrics=metrics)
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics
+    def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        metrics.add_dimension(name="provider", value=provider)
+        metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+        if isinstance(event, Mapping) and "httpMethod" in event:
+            return app.resolve(event, context)
+        raise InvalidRequest("expected an API Gateway REST proxy event", provider=provider)
+
+    return cast(LambdaHandler, lambda_handler)
+
+
+def build_provider_api(
+    provider: str, clients: ProviderClients, *, logger: Logger, metrics: Metrics
+) -> APIGatewayRestResolver:
+    """`GET /refunds/<provider>/{refund_id}` and the contract's errors around it."""
+    app = APIGatewayRestResolver()
+    refund_path = f"/refunds/{provider}/<refund_id>"
+
+    @app.get(refund_path)
+    def get_refund(refund_id: str) -> Response[str]:
+        refund_id = path_refund_id(app, refund_id, provider=provider)
+        refund = observe(
+            lambda time_left: clients.fetch_refund(refund_id, time_left_seconds=time_left),
+            context=app.lambda_context,
+            logger=logger,
+            metrics=metrics,
+        )
+        return json_response(200, refund.to_json_dict())
+
+    install_error_handlers(
+        app,
+        logger=logger,
+        provider=provider,
+        routes=[RouteShape("GET", re.compile(rf"/refunds/{provider}/[^/]+"))],
+        refund_path_prefix=f"/refunds/{provider}/",
+    )
+    return app
+
+
+def observe(
+    fetch: Callable[[float | None], Refund],
+    *,
+    context: LambdaContext | None,
+    logger: Logger,
+    metrics: Metrics,
+) -> Refund:
+    """Run one provider call within the function's remaining time, logging and metering it."""
+    started = time.perf_counter()
+    try:
+        refund = fetch(_time_left(context))
+    except RefundServiceError as error:
+        metrics.add_metric(name=f"Error_{error.code}", unit=MetricUnit.Count, value=1)
+        raise
+    finally:
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        metrics.add_metric(name="ProviderLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
+    metrics.add_metric(name=f"Status_{refund.status.value}", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "refund fetched",
+        extra={
+            "refund_id": refund.refund_id,
+            "status": refund.status.value,
+            "provider_status": refund.provider_status,
+            "latency_ms": round(elapsed_ms, 2),
+        },
+    )
+    return refund
+
+
+def _time_left(context: LambdaContext | None) -> float | None:
+    """Seconds until the function's own deadline, when the context knows it."""
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining_ms is None:
+        return None
+    try:
+        return float(remaining_ms()) / 1000
+    except (TypeError, ValueError):
+        return None

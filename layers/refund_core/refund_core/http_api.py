@@ -1,0 +1,107 @@
+"""What every API function shares: JSON responses, the error body, route misses, 405s."""
+# Powertools\' route and exception decorators are untyped.
+# mypy: disallow-untyped-decorators=False
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+
+from refund_core.errors import (
+    InvalidRefundId,
+    MethodNotAllowed,
+    RefundServiceError,
+    RouteNotFound,
+)
+from refund_core.ids import INVALID_REFUND_ID_MESSAGE, validate_refund_id
+
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class RouteShape:
+    """A route this function serves, for telling a wrong method (405) from a miss (404)."""
+
+    method: str
+    pattern: re.Pattern[str]
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type=JSON,
+        body=json.dumps(body, separators=(",", ":")),
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def error_response(
+    error: RefundServiceError, headers: dict[str, str] | None = None
+) -> Response[str]:
+    extra = dict(headers or {})
+    if error.retry_after is not None:
+        extra["Retry-After"] = str(error.retry_after)
+    return json_response(error.http_status, error.to_body(), extra)
+
+
+def path_refund_id(app: APIGatewayRestResolver, matched: str, *, provider: str) -> str:
+    """The refund id API Gateway extracted (already URL-decoded), validated.
+
+    The route's own capture is the raw path segment; API Gateway's `pathParameters` is what
+    the caller meant, so `a%2Fb` is judged as `a/b` (refused), not as a literal segment.
+    """
+    parameters = app.current_event.path_parameters or {}
+    return validate_refund_id(parameters.get("refund_id", matched), provider=provider)
+
+
+def install_error_handlers(
+    app: APIGatewayRestResolver,
+    *,
+    logger: Logger,
+    routes: Sequence[RouteShape],
+    provider: str | None = None,
+    refund_path_prefix: str | None = None,
+) -> None:
+    """Every failure answers the contract's JSON error shape; nothing answers a stack trace."""
+
+    @app.exception_handler(RefundServiceError)
+    def _service_error(error: RefundServiceError) -> Response[str]:
+        logger.info(
+            "request failed",
+            extra={"error_code": error.code, "provider": error.provider, "cause": _cause(error)},
+        )
+        return error_response(error)
+
+    @app.exception_handler(NotFoundError)
+    def _route_miss(_: NotFoundError) -> Response[str]:
+        event = app.current_event
+        path = event.path or ""
+        allowed = sorted({r.method for r in routes if r.pattern.fullmatch(path)})
+        if allowed and event.http_method not in allowed:
+            return error_response(
+                MethodNotAllowed(f"{event.http_method} is not allowed here", provider=provider),
+                {"Allow": ", ".join(allowed)},
+            )
+        parameters = event.path_parameters or {}
+        if "refund_id" in parameters and refund_path_prefix and path.startswith(refund_path_prefix):
+            # API Gateway matched `{refund_id}` but our route did not: an id holding `/`,
+            # an empty id. It is the id that is wrong, not the route.
+            return error_response(InvalidRefundId(INVALID_REFUND_ID_MESSAGE, provider=provider))
+        return error_response(RouteNotFound("no such route", provider=provider))
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response[str]:
+        logger.exception("unexpected error", extra={"error_type": type(error).__name__})
+        return error_response(RefundServiceError("internal error", provider=provider))
+
+
+def _cause(error: BaseException) -> str | None:
+    cause = error.__cause__
+    return None if cause is None else f"{type(cause).__name__}: {cause}"[:300]

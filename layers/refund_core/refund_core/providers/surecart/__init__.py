@@ -1,0 +1,1 @@
+"""SureCart: `GET https://api.surecart.com/v1/refunds/{id}`, Bearer API token."""

@@ -1,0 +1,51 @@
+"""Function settings from environment variables, validated once per execution environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from refund_core.errors import ConfigurationError
+
+DEFAULT_PROVIDER_TIMEOUT_SECONDS = 8.0
+# Minutes, not Powertools' 5 s default: a secret changes rarely, and every fetch costs a
+# Secrets Manager call (latency and money) on the hot path.
+DEFAULT_SECRET_MAX_AGE_SECONDS = 300
+
+
+class ProviderFunctionSettings(BaseModel):
+    """What a provider function reads from its environment (contract section 3)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    secret_id: str = Field(alias="PROVIDER_SECRET_ID", min_length=1)
+    timeout_seconds: float = Field(
+        default=DEFAULT_PROVIDER_TIMEOUT_SECONDS, alias="PROVIDER_TIMEOUT_SECONDS", gt=0, le=60
+    )
+    secret_max_age_seconds: int = Field(
+        default=DEFAULT_SECRET_MAX_AGE_SECONDS,
+        alias="PROVIDER_SECRET_MAX_AGE_SECONDS",
+        ge=0,
+        le=86_400,
+    )
+    # Only `sam local`'s env.json sets this: its Docker containers reach host sandboxes over http.
+    allow_insecure_provider_url: bool = Field(default=False, alias="ALLOW_INSECURE_PROVIDER_URL")
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> ProviderFunctionSettings:
+        try:
+            return cls.model_validate(dict(environ))
+        except ValidationError as exc:
+            names = sorted({str(error["loc"][0]) for error in exc.errors()})
+            raise ConfigurationError(
+                "environment variable missing or invalid: " + ", ".join(names)
+            ) from None
+
+
+@cache
+def provider_function_settings() -> ProviderFunctionSettings:
+    """The settings of this execution environment, read on first use (not at import)."""
+    return ProviderFunctionSettings.from_environ(os.environ)

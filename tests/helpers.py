@@ -1,0 +1,140 @@
+"""Helpers shared by the tests: fake credentials, clients on a mock transport, payload files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from refund_core.providers.base import RefundProvider
+from refund_core.providers.registry import provider_class
+from refund_core.transport import build_http_client
+
+PAYLOADS = Path(__file__).parent / "payloads"
+EVENTS = Path(__file__).parent.parent / "events"
+
+# Distinctive values: a test that finds one of these in a log or response has found a leak.
+CONVERGEGATE_SECRET_KEY = "sk_test_LEAKCHECK_cg_5b1f0e"
+SURECART_API_TOKEN = "st_LEAKCHECK_surecart_91c2"
+SHOPLAZZA_ACCESS_TOKEN = "sl_LEAKCHECK_shoplazza_77aa"
+SECRET_VALUES = (CONVERGEGATE_SECRET_KEY, SURECART_API_TOKEN, SHOPLAZZA_ACCESS_TOKEN)
+
+
+@cache
+def gr4vy_private_key_pem() -> str:
+    key = ec.generate_private_key(ec.SECP521R1())
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def pem_body_marker() -> str:
+    """A run of the Gr4vy private key's base64 body, to look for in logs and responses."""
+    return gr4vy_private_key_pem().splitlines()[2]
+
+
+def secret_for(provider: str, base_url: str | None = None) -> dict[str, Any]:
+    """A valid secret of contract section 3 for `provider`, optionally pointed at `base_url`."""
+    secrets: dict[str, dict[str, Any]] = {
+        "convergegate": {
+            "secret_key": CONVERGEGATE_SECRET_KEY,
+            "base_url": "https://checkout.example-merchant.test",
+        },
+        "surecart": {"api_token": SURECART_API_TOKEN},
+        "gr4vy": {
+            "instance_id": "acme",
+            "private_key": gr4vy_private_key_pem(),
+            "environment": "sandbox",
+        },
+        "shoplazza": {
+            "store_domain": "acme.myshoplaza.com",
+            "access_token": SHOPLAZZA_ACCESS_TOKEN,
+        },
+    }
+    secret = dict(secrets[provider])
+    if base_url is not None:
+        secret["base_url"] = base_url
+    return secret
+
+
+def provider_on(
+    provider: str,
+    handler: Callable[[httpx.Request], httpx.Response],
+    *,
+    secret: dict[str, Any] | None = None,
+    timeout_seconds: float = 5.0,
+) -> RefundProvider[Any, Any]:
+    """The real client for `provider`, its HTTP answered by `handler` (httpx.MockTransport)."""
+    cls = provider_class(provider)
+    credentials = cls.credentials_model.from_secret(secret or secret_for(provider))
+    client = build_http_client(httpx.MockTransport(handler))
+    return cls(credentials, client=client, timeout_seconds=timeout_seconds)
+
+
+def payload(provider: str, name: str) -> Any:
+    return json.loads((PAYLOADS / provider / f"{name}.json").read_text())
+
+
+def payload_names(provider: str, prefix: str = "") -> list[str]:
+    return sorted(p.stem for p in (PAYLOADS / provider).glob(f"{prefix}*.json"))
+
+
+def load_event(provider: str, name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / provider / f"{name}.json").read_text())
+    return event
+
+
+class FakeLambdaContext:
+    """The parts of a Lambda context Powertools reads."""
+
+    function_name = "refund-status-test"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:refund-status-test"
+    aws_request_id = "00000000-0000-4000-8000-000000000000"
+    log_group_name = "/aws/lambda/refund-status-test"
+    log_stream_name = "2026/11/23/[$LATEST]0000"
+
+    def __init__(self, remaining_ms: int = 20_000) -> None:
+        self._remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._remaining_ms
+
+
+class RecordingHandler:
+    """An `httpx.MockTransport` handler that answers with `respond` and keeps every request."""
+
+    def __init__(self, respond: Callable[[httpx.Request], httpx.Response]) -> None:
+        self.respond = respond
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.respond(request)
+
+
+def answer_json(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Callable[[httpx.Request], httpx.Response]:
+    """A handler answering every request with `body` as JSON."""
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json=body, headers=headers)
+
+    return respond
+
+
+def payload_refund_id(provider: str, body: Any) -> str:
+    """The refund id a recorded success payload describes (Shoplazza wraps it in an envelope)."""
+    if provider == "shoplazza":
+        return str(body["data"]["refund_order"]["id"])
+    return str(body["id"])
