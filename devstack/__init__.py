@@ -1,0 +1,1 @@
+"""Dev-only tooling: the local stack and the provider sandboxes (never deployed)."""
