@@ -138,3 +138,30 @@ def payload_refund_id(provider: str, body: Any) -> str:
     if provider == "shoplazza":
         return str(body["data"]["refund_order"]["id"])
     return str(body["id"])
+
+
+def records_table_properties() -> dict[str, Any]:
+    """RefundRecordsTable's properties as template.yaml declares them (no hand-kept copy)."""
+    from cfnlint.decode import decode
+
+    template, matches = decode(str(Path(__file__).parent.parent / "template.yaml"))
+    assert template is not None, matches
+    properties: dict[str, Any] = template["Resources"]["RefundRecordsTable"]["Properties"]
+    return properties
+
+
+def create_records_table(client: Any, name: str = "refund-records") -> str:
+    """Create the records table in `client` (moto or DynamoDB Local) from the template."""
+    properties = records_table_properties()
+    client.create_table(
+        TableName=name,
+        KeySchema=properties["KeySchema"],
+        AttributeDefinitions=properties["AttributeDefinitions"],
+        BillingMode=properties["BillingMode"],
+    )
+    ttl = properties["TimeToLiveSpecification"]
+    client.update_time_to_live(
+        TableName=name,
+        TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+    )
+    return name

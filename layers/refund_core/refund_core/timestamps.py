@@ -17,7 +17,10 @@ def from_epoch_seconds(value: int | float | None) -> datetime | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError("epoch seconds must be a number")
-    if not math.isfinite(value) or not _EARLIEST <= value <= _LATEST:
+    # math.isfinite() only for floats: on a huge int it raises OverflowError, not ValueError.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("epoch seconds out of range")
+    if not _EARLIEST <= value <= _LATEST:
         raise ValueError("epoch seconds out of range")
     return datetime.fromtimestamp(value, tz=UTC)
 
@@ -36,7 +39,11 @@ def from_iso8601(value: str | None) -> datetime | None:
         raise ValueError("not an ISO-8601 timestamp") from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        # "0001-01-01T00:00:00+01:00" has no UTC datetime; a bad response, not a crash.
+        raise ValueError("ISO-8601 timestamp out of range") from None
 
 
 def format_rfc3339(value: datetime) -> str:

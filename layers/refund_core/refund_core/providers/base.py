@@ -148,14 +148,15 @@ class RefundProvider[CredentialsT: ProviderCredentials, NativeT: BaseModel](ABC)
     def _decode_json(self, response: ProviderResponse) -> Any:
         try:
             return json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):
+            # RecursionError: "[[[[…" nested deeper than the parser's stack, still within 256 KiB.
             raise self.bad_response("answered with something that is not JSON") from None
 
     @staticmethod
     def _decode_error_body(response: ProviderResponse) -> Any:
         try:
             return json.loads(response.content)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
 
 
@@ -167,7 +168,9 @@ def parse_retry_after(value: str | None) -> int | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    # ASCII digits only (RFC 9110 delta-seconds): str.isdigit() also accepts "²" or "٣",
+    # which int() refuses or reads as a number the provider never sent.
+    if value.isascii() and value.isdigit():
         return min(int(value), MAX_RETRY_AFTER_SECONDS)
     try:
         when = parsedate_to_datetime(value)
