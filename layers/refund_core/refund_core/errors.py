@@ -110,3 +110,10 @@ class ProviderBadResponse(ProviderError):
 class WatchNotFound(RefundServiceError):
     code = "watch_not_found"
     http_status = 404
+
+
+class RefundPollingTimedOut(RefundServiceError):
+    """The poller spent its budget (time or provider calls) before the refund settled."""
+
+    code = "refund_polling_timed_out"
+    http_status = 504

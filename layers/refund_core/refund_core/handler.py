@@ -24,6 +24,7 @@ from refund_core.clients import ProviderClients
 from refund_core.errors import InvalidRequest, RefundServiceError
 from refund_core.http_api import RouteShape, install_error_handlers, json_response, path_refund_id
 from refund_core.model import Refund
+from refund_core.poller.check import PollCheckEvent, is_poll_check, run_check, shared_records
 
 LambdaHandler = Callable[[Mapping[str, Any], LambdaContext], dict[str, Any]]
 
@@ -44,9 +45,37 @@ def build_lambda_handler(provider: str, *, clients: ProviderClients | None = Non
         metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
         if isinstance(event, Mapping) and "httpMethod" in event:
             return app.resolve(event, context)
-        raise InvalidRequest("expected an API Gateway REST proxy event", provider=provider)
+        if is_poll_check(event):
+            return check_for_poller(
+                provider, event, context, clients, logger=logger, metrics=metrics
+            )
+        raise InvalidRequest(
+            "expected an API Gateway REST proxy event or a poller check", provider=provider
+        )
 
     return cast(LambdaHandler, lambda_handler)
+
+
+def check_for_poller(
+    provider: str,
+    event: Mapping[str, Any],
+    context: LambdaContext | None,
+    clients: ProviderClients,
+    *,
+    logger: Logger,
+    metrics: Metrics,
+) -> dict[str, Any]:
+    """One poller check (Step Functions task). Errors are raised: their class names are the
+    state machine's error names."""
+    check = PollCheckEvent.parse(event)
+    logger.set_correlation_id(check.execution_arn)
+    return run_check(
+        check,
+        provider=provider,
+        clients=clients,
+        records=shared_records(),
+        time_left_seconds=_time_left(context),
+    )
 
 
 def build_provider_api(

@@ -1,0 +1,154 @@
+"""One poller check, run by the provider's own function when Step Functions invokes it.
+
+The state machine passes the execution's merged settings (per-provider defaults from the
+template, overridden by the execution input), its ARN and its start time. The check asks the
+provider, stores the observation (the record's write rules decide what sticks), and then:
+
+- returns the normalized refund when it is final: the execution succeeds with it;
+- raises `RefundPendingWait<N>` otherwise, N being the next wait (one Retry attempt);
+- raises `RefundNotFound`, `ProviderAuthFailed` or `RefundPollingTimedOut` to end the poll,
+  marking the record first;
+- raises provider trouble (429, 5xx, timeouts, garbage) as is, for the state machine's short
+  retry schedule: counted on the record, never changing its status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from refund_core.clients import ProviderClients
+from refund_core.errors import (
+    ConfigurationError,
+    InvalidRequest,
+    ProviderAuthFailed,
+    ProviderError,
+    RefundNotFound,
+    RefundPollingTimedOut,
+)
+from refund_core.ids import validate_refund_id
+from refund_core.poller.records import PollingState, RefundRecords
+from refund_core.poller.schedule import PollSchedule, next_wait_seconds, pending_error
+from refund_core.timestamps import utc_now
+
+RECORDS_TABLE_ENV = "RECORDS_TABLE_NAME"
+
+
+class WatchSettings(PollSchedule):
+    """The execution input merged over the provider's defaults."""
+
+    provider: str
+    refund_id: str
+
+
+class PollCheckEvent(BaseModel):
+    """What the state machine's check task sends (see statemachine/refund_poller.asl.json)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    watch: WatchSettings
+    execution_arn: str = Field(min_length=1)
+    execution_started_at: datetime
+
+    @classmethod
+    def parse(cls, event: Any) -> PollCheckEvent:
+        """The task payload: `watch` (the execution input) over `defaults` (the template's)."""
+        if not isinstance(event, dict):
+            raise InvalidRequest("invalid poll check: not an object")
+        defaults, watch = event.get("defaults") or {}, event.get("watch")
+        merged = dict(event)
+        if isinstance(defaults, dict) and isinstance(watch, dict):
+            merged["watch"] = {**defaults, **watch}
+        try:
+            return cls.model_validate(merged)
+        except ValidationError as exc:
+            fields = sorted({".".join(map(str, e["loc"])) for e in exc.errors()})
+            raise InvalidRequest("invalid poll check: " + ", ".join(fields[:10])) from None
+
+
+def is_poll_check(event: Any) -> bool:
+    return isinstance(event, dict) and "watch" in event and "execution_arn" in event
+
+
+@cache
+def shared_records() -> RefundRecords:
+    """The records table of this execution environment, named by `RECORDS_TABLE_NAME`."""
+    import os
+
+    import boto3
+
+    table = os.environ.get(RECORDS_TABLE_ENV, "")
+    if not table:
+        raise ConfigurationError(f"environment variable missing or invalid: {RECORDS_TABLE_ENV}")
+    return RefundRecords(boto3.client("dynamodb"), table)
+
+
+def run_check(
+    event: PollCheckEvent,
+    *,
+    provider: str,
+    clients: ProviderClients,
+    records: RefundRecords,
+    time_left_seconds: float | None = None,
+    now: Callable[[], datetime] = utc_now,
+    uniform: Callable[[float, float], float] | None = None,
+) -> dict[str, Any]:
+    """Check the refund once; the refund JSON when final, else raise (see module docstring)."""
+    from refund_core.poller.schedule import default_uniform
+
+    watch = event.watch
+    if watch.provider != provider:
+        raise InvalidRequest(f"this poller check is for {provider}, not another provider")
+    refund_id = validate_refund_id(watch.refund_id, provider=provider)
+    arn = event.execution_arn
+    age = (now() - event.execution_started_at).total_seconds()
+
+    calls = records.begin_check(provider, refund_id, execution_arn=arn)
+    if age >= watch.budget_seconds or calls > watch.max_checks:
+        records.mark_polling_state(
+            provider, refund_id, PollingState.TIMED_OUT, at=now(), execution_arn=arn
+        )
+        raise RefundPollingTimedOut(
+            f"gave up after {calls - 1} checks and {age:.0f} s without a final status",
+            provider=provider,
+        )
+
+    try:
+        refund = clients.fetch_refund(refund_id, time_left_seconds=time_left_seconds)
+    except RefundNotFound as error:
+        records.count_check(
+            provider, refund_id, checked_at=now(), error_code=error.code, execution_arn=arn
+        )
+        if age < watch.not_found_grace_seconds:
+            # A new refund can be invisible for a moment: look again soon, then give up.
+            wait = min(watch.first_check_seconds, watch.not_found_grace_seconds - age)
+            raise pending_error(max(int(wait), 1), "not visible at the provider yet") from None
+        records.mark_polling_state(
+            provider, refund_id, PollingState.NOT_FOUND, at=now(), execution_arn=arn
+        )
+        raise
+    except ProviderAuthFailed as error:
+        records.count_check(
+            provider, refund_id, checked_at=now(), error_code=error.code, execution_arn=arn
+        )
+        records.mark_polling_state(
+            provider, refund_id, PollingState.AUTH_FAILED, at=now(), execution_arn=arn
+        )
+        raise
+    except ProviderError as error:
+        records.count_check(
+            provider, refund_id, checked_at=now(), error_code=error.code, execution_arn=arn
+        )
+        raise
+
+    records.record_observation(refund, execution_arn=arn, checked_at=now())
+    if refund.status.terminal:
+        return refund.to_json_dict()
+    wait = next_wait_seconds(age, watch, uniform=uniform or default_uniform)
+    # Never sleep past the budget: the check after it ends the poll on time.
+    wait = max(1, min(wait, int(watch.budget_seconds - age) + 1))
+    raise pending_error(wait, f"refund is {refund.status.value}; next check in {wait} s")

@@ -1,0 +1,465 @@
+"""The refund record in DynamoDB (contract section 5), written only through conditions.
+
+One item per refund. The write rules are DynamoDB `ConditionExpression`s, never a read followed
+by a write, so two pollers (or a late, slow check) racing each other cannot break them:
+
+- a terminal status is never replaced by a non-terminal one;
+- `unknown` never replaces a known status (it still counts as a check);
+- an older observation never overwrites a newer one (observations carry their time);
+- a late `succeeded` -> `failed` is kept and flagged `late_failure`;
+- every status change appends `{status, provider_status, at}` to `history`;
+- every check bumps `checks` and `last_checked_at`, whatever it saw.
+
+An observation is tried as the most likely write first (a refresh of the same status), and the
+condition-failure answer (`ReturnValuesOnConditionCheckFailure=ALL_OLD`) picks the next one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, cast
+
+from refund_core.model import Refund, RefundStatus
+from refund_core.timestamps import format_rfc3339
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+# One write per rule that could apply; more only when other writers keep racing this one.
+_MAX_ATTEMPTS = 4
+# Settled records stay queryable for months, then DynamoDB's TTL removes them.
+RECORD_RETENTION = timedelta(days=180)
+
+
+class PollingState(StrEnum):
+    POLLING = "polling"
+    SETTLED = "settled"
+    NOT_FOUND = "not_found"
+    AUTH_FAILED = "auth_failed"
+    TIMED_OUT = "timed_out"
+
+
+class WriteOutcome(StrEnum):
+    """What an observation did to the record."""
+
+    CREATED = "created"
+    REFRESHED = "refreshed"  # same status, newer data
+    CHANGED = "changed"  # a new status, appended to history
+    LATE_FAILURE = "late_failure"  # succeeded -> failed
+    COUNTED = "counted"  # kept out by a rule (stale, unknown, regression): only counted
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    outcome: WriteOutcome
+    checks: int
+    status: RefundStatus
+
+
+def record_key(provider: str, refund_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"{provider}#{refund_id}"}}
+
+
+def _epoch_micros(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
+
+
+class RefundRecords:
+    """Reads and conditionally writes refund records in one DynamoDB table."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def record_observation(
+        self, refund: Refund, *, execution_arn: str | None, checked_at: datetime
+    ) -> WriteResult:
+        """Store what a check saw, within the write rules; always counts the check."""
+        # Most checks see the status the record already has: try that write first, and let
+        # the item a refused write returns decide the next one (at most one per rule).
+        attempt: WriteOutcome | None = WriteOutcome.REFRESHED
+        for _ in range(_MAX_ATTEMPTS):
+            if attempt is None:
+                break
+            checks, current = self._try(
+                attempt, refund, execution_arn=execution_arn, checked_at=checked_at
+            )
+            if checks is not None:
+                return WriteResult(attempt, checks, refund.status)
+            attempt = _next_attempt(refund, current)
+            stored = current.get("status", {}).get("S")
+        checks = self.count_check(
+            refund.provider, refund.refund_id, checked_at=checked_at, error_code=None
+        )
+        return WriteResult(
+            WriteOutcome.COUNTED, checks, RefundStatus(stored) if stored else refund.status
+        )
+
+    def begin_check(self, provider: str, refund_id: str, *, execution_arn: str) -> int:
+        """Count one more provider call for `execution_arn`; the calls made by this execution.
+
+        The count restarts with each execution (a refresh poll gets a fresh budget), decided
+        by a condition on the stored execution, not by a read.
+        """
+        key = record_key(provider, refund_id)
+        values = {":arn": {"S": execution_arn}, ":one": {"N": "1"}}
+        try:
+            answer = self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="SET poll_checks = poll_checks + :one",
+                ConditionExpression="poll_execution = :arn",
+                ExpressionAttributeValues=values,
+                ReturnValues="UPDATED_NEW",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            answer = self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression=(
+                    "SET poll_execution = :arn, poll_checks = :one, execution_arn = :arn, "
+                    "polling_state = :polling, provider = :provider, refund_id = :refund_id"
+                ),
+                ExpressionAttributeValues={
+                    **values,
+                    ":polling": {"S": PollingState.POLLING.value},
+                    ":provider": {"S": provider},
+                    ":refund_id": {"S": refund_id},
+                },
+                ReturnValues="UPDATED_NEW",
+            )
+        return int(answer["Attributes"]["poll_checks"]["N"])
+
+    def count_check(
+        self,
+        provider: str,
+        refund_id: str,
+        *,
+        checked_at: datetime,
+        error_code: str | None,
+        execution_arn: str | None = None,
+    ) -> int:
+        """A check that changes nothing but the counters (an error, or an observation the
+        rules kept out). `last_checked_at` only moves forward."""
+        names = {"#checks": "checks", "#last": "last_checked_at", "#last_us": "last_checked_us"}
+        values: dict[str, Any] = {
+            ":one": {"N": "1"},
+            ":zero": {"N": "0"},
+            ":now": {"S": format_rfc3339(checked_at)},
+            ":now_us": {"N": str(_epoch_micros(checked_at))},
+            ":provider": {"S": provider},
+            ":refund_id": {"S": refund_id},
+        }
+        sets = [
+            "#checks = if_not_exists(#checks, :zero) + :one",
+            "provider = if_not_exists(provider, :provider)",
+            "refund_id = if_not_exists(refund_id, :refund_id)",
+            "first_checked_at = if_not_exists(first_checked_at, :now)",
+        ]
+        if error_code is not None:
+            sets += ["last_error = :error", "last_error_at = :now"]
+            values[":error"] = {"S": error_code}
+        if execution_arn is not None:
+            sets.append("execution_arn = if_not_exists(execution_arn, :arn)")
+            values[":arn"] = {"S": execution_arn}
+        forward = [*sets, "#last = :now", "#last_us = :now_us"]
+        try:
+            answer = self._client.update_item(
+                TableName=self._table,
+                Key=record_key(provider, refund_id),
+                UpdateExpression="SET " + ", ".join(forward),
+                ConditionExpression="attribute_not_exists(#last_us) OR #last_us < :now_us",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="UPDATED_NEW",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            # An older check arriving late: count it, leave last_checked_at where it is.
+            answer = self._client.update_item(
+                TableName=self._table,
+                Key=record_key(provider, refund_id),
+                UpdateExpression="SET " + ", ".join(sets),
+                ExpressionAttributeNames={"#checks": "checks"},
+                ExpressionAttributeValues={k: v for k, v in values.items() if k != ":now_us"},
+                ReturnValues="UPDATED_NEW",
+            )
+        return int(answer["Attributes"]["checks"]["N"])
+
+    def mark_polling_state(
+        self,
+        provider: str,
+        refund_id: str,
+        state: PollingState,
+        *,
+        at: datetime,
+        execution_arn: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """The poll ended without settling (not found, auth failed, timed out), or restarts.
+
+        A settled record is never moved to another polling state: what was settled stays so.
+        """
+        names = {"#state": "polling_state"}
+        values: dict[str, Any] = {
+            ":state": {"S": state.value},
+            ":settled": {"S": PollingState.SETTLED.value},
+            ":at": {"S": format_rfc3339(at)},
+            ":expires": {"N": str(int((at + RECORD_RETENTION).timestamp()))},
+            ":provider": {"S": provider},
+            ":refund_id": {"S": refund_id},
+        }
+        sets = [
+            "#state = :state",
+            "polling_state_at = :at",
+            "expires_at = :expires",
+            "provider = if_not_exists(provider, :provider)",
+            "refund_id = if_not_exists(refund_id, :refund_id)",
+        ]
+        if execution_arn is not None:
+            sets.append("execution_arn = :arn")
+            values[":arn"] = {"S": execution_arn}
+        if error is not None:
+            sets.append("last_error = :error")
+            values[":error"] = {"S": error}
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._client.update_item(
+                TableName=self._table,
+                Key=record_key(provider, refund_id),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="attribute_not_exists(#state) OR #state <> :settled",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def get(self, provider: str, refund_id: str) -> dict[str, Any] | None:
+        """The record as stored (plain JSON values), or None."""
+        answer = self._client.get_item(
+            TableName=self._table, Key=record_key(provider, refund_id), ConsistentRead=True
+        )
+        item = answer.get("Item")
+        return None if item is None else from_dynamodb(item)
+
+    def next_generation(self, provider: str, refund_id: str, *, current: int) -> int:
+        """Move the record to poll generation `current + 1` (a new poller execution name).
+
+        Conditional on `current`, so two callers asking for a new poll at once get one.
+        """
+        # A refused write means someone else moved it first: their generation stands.
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._client.update_item(
+                TableName=self._table,
+                Key=record_key(provider, refund_id),
+                UpdateExpression="SET poll_generation = :next",
+                ConditionExpression=(
+                    "attribute_not_exists(poll_generation) AND :current = :zero"
+                    " OR poll_generation = :current"
+                ),
+                ExpressionAttributeValues={
+                    ":next": {"N": str(current + 1)},
+                    ":current": {"N": str(current)},
+                    ":zero": {"N": "0"},
+                },
+            )
+        record = self.get(provider, refund_id) or {}
+        return int(record.get("poll_generation", current + 1))
+
+    def note_watch_started(self, provider: str, refund_id: str, *, execution_arn: str) -> None:
+        """Record the poller that now owns the refund, before its first check lands."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=record_key(provider, refund_id),
+            UpdateExpression=(
+                "SET execution_arn = :arn, polling_state = :polling, provider = :provider,"
+                " refund_id = :refund_id, checks = if_not_exists(checks, :zero)"
+            ),
+            ExpressionAttributeValues={
+                ":arn": {"S": execution_arn},
+                ":polling": {"S": PollingState.POLLING.value},
+                ":provider": {"S": provider},
+                ":refund_id": {"S": refund_id},
+                ":zero": {"N": "0"},
+            },
+        )
+
+    # --- the conditional writes ------------------------------------------------------------
+
+    def _try(
+        self,
+        attempt: WriteOutcome,
+        refund: Refund,
+        *,
+        execution_arn: str | None,
+        checked_at: datetime,
+    ) -> tuple[int | None, Mapping[str, Any]]:
+        """Run one conditional write: (checks, {}) when it applied, else (None, current item)."""
+        request = _observation_write(attempt, refund, execution_arn, checked_at)
+        try:
+            answer = self._client.update_item(
+                TableName=self._table,
+                Key=record_key(refund.provider, refund.refund_id),
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **request,
+            )
+        except self._client.exceptions.ConditionalCheckFailedException as refused:
+            item = cast(Mapping[str, Any], refused.response.get("Item", {}))
+            return None, item
+        return int(answer["Attributes"]["checks"]["N"]), {}
+
+
+def _observation_write(
+    attempt: WriteOutcome, refund: Refund, execution_arn: str | None, checked_at: datetime
+) -> dict[str, Any]:
+    """UpdateItem arguments (expression, condition, values) for one kind of observation write."""
+    status = refund.status
+    observed_us = _epoch_micros(refund.fetched_at)
+    values: dict[str, Any] = {
+        ":refund": {"M": to_dynamodb(refund.to_json_dict())},
+        ":status": {"S": status.value},
+        ":observed_us": {"N": str(observed_us)},
+        ":now": {"S": format_rfc3339(checked_at)},
+        ":now_us": {"N": str(_epoch_micros(checked_at))},
+        ":one": {"N": "1"},
+        ":zero": {"N": "0"},
+        ":provider": {"S": refund.provider},
+        ":refund_id": {"S": refund.refund_id},
+        ":expires": {"N": str(int((checked_at + RECORD_RETENTION).timestamp()))},
+    }
+    names = {"#status": "status", "#observed": "observed_us"}
+    sets = [
+        "refund = :refund",
+        "#status = :status",
+        "#observed = :observed_us",
+        "provider = :provider",
+        "refund_id = :refund_id",
+        "checks = if_not_exists(checks, :zero) + :one",
+        "first_checked_at = if_not_exists(first_checked_at, :now)",
+        "last_checked_at = :now",
+        "last_checked_us = :now_us",
+        "expires_at = :expires",
+    ]
+    # `status` is a DynamoDB reserved word: expressions name it through `#status`.
+    if execution_arn is not None:
+        sets.append("execution_arn = :arn")
+        values[":arn"] = {"S": execution_arn}
+    if status.terminal:
+        sets += ["polling_state = :settled", "settled_at = if_not_exists(settled_at, :now)"]
+        values[":settled"] = {"S": PollingState.SETTLED.value}
+    else:
+        sets.append("polling_state = if_not_exists(polling_state, :polling)")
+        values[":polling"] = {"S": PollingState.POLLING.value}
+
+    if attempt is WriteOutcome.REFRESHED:
+        condition = "#status = :status AND #observed < :observed_us"
+    else:
+        values[":history"] = {
+            "L": [
+                {
+                    "M": {
+                        "status": {"S": status.value},
+                        "provider_status": {"S": refund.provider_status},
+                        "at": {"S": format_rfc3339(refund.fetched_at)},
+                    }
+                }
+            ]
+        }
+        values[":empty"] = {"L": []}
+        sets.append("history = list_append(if_not_exists(history, :empty), :history)")
+        if attempt is WriteOutcome.CREATED:
+            condition = "attribute_not_exists(#status)"
+        elif attempt is WriteOutcome.LATE_FAILURE:
+            values[":succeeded"] = {"S": RefundStatus.SUCCEEDED.value}
+            values[":true"] = {"BOOL": True}
+            sets.append("late_failure = :true")
+            condition = "#status = :succeeded AND #observed < :observed_us"
+        else:  # CHANGED: from a non-terminal status to a different, known one
+            values[":pending"] = {"S": RefundStatus.PENDING.value}
+            values[":unknown"] = {"S": RefundStatus.UNKNOWN.value}
+            condition = (
+                "#status IN (:pending, :unknown) AND #status <> :status"
+                " AND #observed < :observed_us"
+            )
+    return {
+        "UpdateExpression": "SET " + ", ".join(sets),
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+
+
+def _next_attempt(refund: Refund, old: Mapping[str, Any]) -> WriteOutcome | None:
+    """Given the record that refused the last write, the write that can still apply, if any."""
+    if "status" not in old:
+        return WriteOutcome.CREATED
+    stored = RefundStatus(old["status"]["S"])
+    newer = int(old.get("observed_us", {"N": "0"})["N"]) < _epoch_micros(refund.fetched_at)
+    new = refund.status
+    if not newer or stored is new:
+        return None
+    if stored is RefundStatus.SUCCEEDED and new is RefundStatus.FAILED:
+        return WriteOutcome.LATE_FAILURE
+    if stored.terminal or new is RefundStatus.UNKNOWN:
+        return None
+    return WriteOutcome.CHANGED
+
+
+PUBLIC_RECORD_FIELDS = (
+    "provider",
+    "refund_id",
+    "status",
+    "refund",
+    "polling_state",
+    "checks",
+    "first_checked_at",
+    "last_checked_at",
+    "settled_at",
+    "history",
+    "late_failure",
+    "execution_arn",
+    "expires_at",
+    "last_error",
+)
+
+
+def public_record(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The record as the watch API answers it: contract section 5's fields, nothing internal."""
+    record = {field: stored.get(field) for field in PUBLIC_RECORD_FIELDS}
+    record["checks"] = record["checks"] or 0
+    record["history"] = record["history"] or []
+    record["late_failure"] = bool(record["late_failure"])
+    return record
+
+
+def to_dynamodb(value: Mapping[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeSerializer
+
+    serializer = TypeSerializer()
+    return {key: serializer.serialize(item) for key, item in value.items()}
+
+
+def from_dynamodb(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item as JSON-ready values (numbers as int, since all ours are integers)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    return {key: _plain(deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,209 @@
+"""The watch endpoints (contract section 5): start a refund's poller once, read its record.
+
+`POST /refunds/{provider}/{refund_id}/watch` starts the poller under a deterministic execution
+name, so two starts never run two pollers: Step Functions itself refuses a second execution of
+the same name. A settled refund answers its record and polls nothing, unless `?refresh=true`
+asks for a new poll, which moves the record to its next poll generation (a new name).
+`GET` answers the record, or 404 `watch_not_found`.
+"""
+
+# Powertools' route and exception decorators are untyped.
+# mypy: disallow-untyped-decorators=False
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import TYPE_CHECKING, Any, cast
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from refund_core.errors import (
+    ConfigurationError,
+    InvalidRequest,
+    RouteNotFound,
+    WatchNotFound,
+)
+from refund_core.http_api import RouteShape, install_error_handlers, json_response, path_refund_id
+from refund_core.poller.check import shared_records
+from refund_core.poller.records import PollingState, RefundRecords, public_record
+from refund_core.providers.registry import PROVIDER_NAMES
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions.client import SFNClient
+
+LambdaHandler = Callable[[Mapping[str, Any], LambdaContext], dict[str, Any]]
+POLLER_ARN_ENV = "POLLER_STATE_MACHINE_ARN"
+EXECUTION_NAME_MAX = 80
+# A poll that ended without a final status can be started again by a plain POST.
+_RESTARTABLE = {PollingState.NOT_FOUND, PollingState.AUTH_FAILED, PollingState.TIMED_OUT}
+
+
+class WatchOverrides(BaseModel):
+    """Optional POST body: the execution input overrides of contract section 5."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    first_check_seconds: int | None = Field(default=None, ge=1, le=21_600)
+    max_interval_seconds: int | None = Field(default=None, ge=1, le=21_600)
+    budget_seconds: int | None = Field(default=None, ge=1, le=31_536_000)
+
+
+def execution_name(provider: str, refund_id: str, generation: int) -> str:
+    """The poller execution's name: the same refund and generation always give the same name."""
+    suffix = f"-r{generation}" if generation else ""
+    name = f"{provider}-{refund_id}{suffix}"
+    if len(name) <= EXECUTION_NAME_MAX:
+        return name
+    digest = hashlib.sha256(f"{provider}:{refund_id}".encode()).hexdigest()[:40]
+    return f"{provider}-{digest}{suffix}"
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
+class Poller:
+    """Starts and describes poller executions."""
+
+    def __init__(self, client: SFNClient, state_machine_arn: str) -> None:
+        self._client = client
+        self.state_machine_arn = state_machine_arn
+
+    def start(self, name: str, execution_input: dict[str, Any]) -> tuple[str, bool]:
+        """(execution ARN, running?) of the execution called `name`, started if need be."""
+        try:
+            answer = self._client.start_execution(
+                stateMachineArn=self.state_machine_arn,
+                name=name,
+                input=json.dumps(execution_input, separators=(",", ":")),
+            )
+            return answer["executionArn"], True
+        except self._client.exceptions.ExecutionAlreadyExists:
+            arn = execution_arn(self.state_machine_arn, name)
+            status = self._client.describe_execution(executionArn=arn)["status"]
+            return arn, status == "RUNNING"
+
+
+@cache
+def shared_poller() -> Poller:
+    import boto3
+
+    arn = os.environ.get(POLLER_ARN_ENV, "")
+    if not arn:
+        raise ConfigurationError(f"environment variable missing or invalid: {POLLER_ARN_ENV}")
+    return Poller(boto3.client("stepfunctions"), arn)
+
+
+def build_watch_handler(
+    *,
+    records: Callable[[], RefundRecords] = shared_records,
+    poller: Callable[[], Poller] = shared_poller,
+) -> LambdaHandler:
+    """The decorated `lambda_handler` of the watch function."""
+    logger = Logger()
+    tracer = Tracer()
+    metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RefundStatus"))
+    app = build_watch_api(records=records, poller=poller, logger=logger)
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics
+    def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        metrics.add_metric(name="WatchRequests", unit=MetricUnit.Count, value=1)
+        if isinstance(event, Mapping) and "httpMethod" in event:
+            return app.resolve(event, context)
+        raise InvalidRequest("expected an API Gateway REST proxy event")
+
+    return cast(LambdaHandler, lambda_handler)
+
+
+def build_watch_api(
+    *,
+    records: Callable[[], RefundRecords],
+    poller: Callable[[], Poller],
+    logger: Logger,
+) -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver()
+    watch_path = "/refunds/<provider>/<refund_id>/watch"
+
+    def target(provider: str, refund_id: str) -> tuple[str, str]:
+        if provider not in PROVIDER_NAMES:
+            raise RouteNotFound(f"no provider called {provider[:40]!r}")
+        return provider, path_refund_id(app, refund_id, provider=provider)
+
+    @app.post(watch_path)
+    def start_watch(provider: str, refund_id: str) -> Response[str]:
+        provider, refund_id = target(provider, refund_id)
+        overrides = _overrides(app.current_event.body)
+        refresh = (app.current_event.query_string_parameters or {}).get("refresh") == "true"
+        store = records()
+        record = store.get(provider, refund_id)
+        state = (
+            PollingState(record["polling_state"])
+            if record and record.get("polling_state")
+            else None
+        )
+        if record and state is PollingState.SETTLED and not refresh:
+            return json_response(200, public_record(record))
+        generation = int(record.get("poll_generation", 0)) if record else 0
+        if record and ((refresh and state is PollingState.SETTLED) or state in _RESTARTABLE):
+            generation = store.next_generation(provider, refund_id, current=generation)
+        execution_input = {"provider": provider, "refund_id": refund_id, **overrides}
+        started = poller()
+        arn, running = started.start(
+            execution_name(provider, refund_id, generation), execution_input
+        )
+        if not running:
+            # The named execution already ended (its record not yet saying so): a new one.
+            generation = store.next_generation(provider, refund_id, current=generation)
+            arn, running = started.start(
+                execution_name(provider, refund_id, generation), execution_input
+            )
+        store.note_watch_started(provider, refund_id, execution_arn=arn)
+        logger.info("watch started", extra={"execution_arn": arn, "refund_id": refund_id})
+        return json_response(
+            202, {"execution_arn": arn, "polling_state": PollingState.POLLING.value}
+        )
+
+    @app.get(watch_path)
+    def get_watch(provider: str, refund_id: str) -> Response[str]:
+        provider, refund_id = target(provider, refund_id)
+        record = records().get(provider, refund_id)
+        if record is None:
+            raise WatchNotFound(
+                "no watch for this refund: POST to this path starts one", provider=provider
+            )
+        return json_response(200, public_record(record))
+
+    install_error_handlers(
+        app,
+        logger=logger,
+        routes=[
+            RouteShape("GET", re.compile(r"/refunds/[^/]+/[^/]+/watch")),
+            RouteShape("POST", re.compile(r"/refunds/[^/]+/[^/]+/watch")),
+        ],
+        refund_path_prefix="/refunds/",
+    )
+    return app
+
+
+def _overrides(body: str | None) -> dict[str, int]:
+    if not body:
+        return {}
+    try:
+        parsed = WatchOverrides.model_validate_json(body)
+    except ValidationError as exc:
+        fields = sorted({".".join(map(str, e["loc"])) or "body" for e in exc.errors()})
+        raise InvalidRequest("invalid watch body: " + ", ".join(fields)) from None
+    return parsed.model_dump(exclude_none=True)

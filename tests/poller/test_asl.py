@@ -1,0 +1,46 @@
+"""The poller's ASL file: generated from the schedule ladder, and wired as template.yaml says."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from cfnlint.decode import decode
+
+from devstack.poller_asl import ASL_PATH, TRANSIENT_ERRORS, render
+from refund_core.poller.schedule import LADDER
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_checked_in_asl_is_what_the_generator_writes() -> None:
+    assert ASL_PATH.read_text() == render(), "run `make asl` after changing the ladder"
+
+
+def test_every_ladder_rung_has_a_fixed_interval_retrier() -> None:
+    asl = json.loads(ASL_PATH.read_text())
+    retriers = asl["States"]["CheckRefund"]["Retry"]
+    by_error = {r["ErrorEquals"][0]: r for r in retriers}
+    for seconds in LADDER:
+        retrier = by_error[f"RefundPendingWait{seconds}"]
+        assert retrier["IntervalSeconds"] == seconds
+        assert retrier["BackoffRate"] == 1
+    # The transient retrier comes first, so provider trouble never uses a pending rung.
+    assert retriers[0]["ErrorEquals"] == TRANSIENT_ERRORS
+    assert retriers[0]["JitterStrategy"] == "FULL"
+
+
+def test_every_substitution_in_the_asl_is_provided_by_the_template() -> None:
+    template, matches = decode(str(ROOT / "template.yaml"))
+    assert template is not None, matches
+    poller = template["Resources"]["RefundPoller"]["Properties"]
+    assert poller["DefinitionUri"] == "statemachine/refund_poller.asl.json"
+    placeholders = set(re.findall(r"\$\{(\w+)\}", ASL_PATH.read_text()))
+    assert placeholders == set(poller["DefinitionSubstitutions"])
+
+
+def test_failures_have_the_contract_names() -> None:
+    states = json.loads(ASL_PATH.read_text())["States"]
+    errors = {s.get("Error") for s in states.values() if s["Type"] == "Fail"}
+    assert {"RefundNotFound", "ProviderAuthFailed", "RefundPollingTimedOut"} <= errors

@@ -1,0 +1,213 @@
+"""One poller check: what it asks, what it stores, and which error name it gives Step Functions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from refund_core.errors import (
+    InvalidRequest,
+    ProviderAuthFailed,
+    ProviderUnavailable,
+    RefundNotFound,
+    RefundPollingTimedOut,
+)
+from refund_core.model import Refund, RefundStatus
+from refund_core.poller.check import PollCheckEvent, run_check
+from refund_core.poller.records import RefundRecords
+from refund_core.poller.schedule import RefundPending
+from tests.helpers import create_records_table
+
+START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+ARN = "arn:aws:states:us-east-1:123456789012:execution:refund-poller:surecart-r1"
+
+
+class FakeClients:
+    """Stands in for ProviderClients: answers from a script, counts calls."""
+
+    def __init__(self, *answers: RefundStatus | Exception) -> None:
+        self.answers = list(answers)
+        self.calls = 0
+
+    def fetch_refund(self, refund_id: str, *, time_left_seconds: float | None = None) -> Refund:
+        answer = self.answers[min(self.calls, len(self.answers) - 1)]
+        self.calls += 1
+        if isinstance(answer, Exception):
+            raise answer
+        return Refund(
+            provider="surecart",
+            refund_id=refund_id,
+            status=answer,
+            provider_status=answer.value,
+            amount=1450,
+            currency="USD",
+            fetched_at=START + timedelta(seconds=self.calls),
+        )
+
+
+@pytest.fixture
+def records() -> Iterator[RefundRecords]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        yield RefundRecords(client, create_records_table(client))
+
+
+def check_event(**watch: Any) -> PollCheckEvent:
+    return PollCheckEvent.parse(
+        {
+            "watch": {"provider": "surecart", "refund_id": "re_1", **watch},
+            "defaults": {"first_check_seconds": "60", "max_interval_seconds": "21600",
+                         "budget_seconds": "2592000", "max_checks": "400",
+                         "not_found_grace_seconds": "300"},
+            "execution_arn": ARN,
+            "execution_started_at": START.isoformat(),
+        }
+    )  # fmt: skip
+
+
+def run(
+    records: RefundRecords, clients: FakeClients, *, age: float, **watch: Any
+) -> dict[str, Any]:
+    return run_check(
+        check_event(**watch),
+        provider="surecart",
+        clients=clients,  # type: ignore[arg-type]
+        records=records,
+        now=lambda: START + timedelta(seconds=age),
+        uniform=lambda low, high: high,
+    )
+
+
+def test_pending_names_the_next_wait_and_stores_the_observation(records: RefundRecords) -> None:
+    with pytest.raises(RefundPending) as caught:
+        run(records, FakeClients(RefundStatus.PENDING), age=0)
+    assert type(caught.value).__name__ == "RefundPendingWait60"
+    record = records.get("surecart", "re_1")
+    assert record is not None
+    assert (record["status"], record["polling_state"], record["checks"]) == (
+        "pending",
+        "polling",
+        1,
+    )
+    assert record["execution_arn"] == ARN
+    assert [h["status"] for h in record["history"]] == ["pending"]
+
+
+def test_final_status_is_the_output_and_settles_the_record(records: RefundRecords) -> None:
+    clients = FakeClients(RefundStatus.PENDING, RefundStatus.SUCCEEDED)
+    with pytest.raises(RefundPending):
+        run(records, clients, age=0)
+    output = run(records, clients, age=60)
+    assert output["status"] == "succeeded"
+    assert output["terminal"] is True
+    assert list(output)[:3] == ["provider", "refund_id", "status"]
+    record = records.get("surecart", "re_1")
+    assert record is not None
+    assert record["polling_state"] == "settled"
+    assert record["settled_at"] is not None
+    assert [h["status"] for h in record["history"]] == ["pending", "succeeded"]
+    assert record["checks"] == 2
+
+
+def test_execution_overrides_beat_the_template_defaults(records: RefundRecords) -> None:
+    with pytest.raises(RefundPending) as caught:
+        run(records, FakeClients(RefundStatus.PENDING), age=0, first_check_seconds=2)
+    assert type(caught.value).__name__ == "RefundPendingWait2"
+
+
+def test_a_new_refund_not_found_is_looked_for_again_then_fails(records: RefundRecords) -> None:
+    clients = FakeClients(RefundNotFound("no such refund", provider="surecart"))
+    with pytest.raises(RefundPending):
+        run(records, clients, age=10)
+    with pytest.raises(RefundNotFound):
+        run(records, clients, age=301)
+    record = records.get("surecart", "re_1")
+    assert record is not None
+    assert record["polling_state"] == "not_found"
+    assert record["checks"] == 2
+    assert record["last_error"] == "refund_not_found"
+
+
+def test_auth_failure_ends_the_poll_at_once(records: RefundRecords) -> None:
+    clients = FakeClients(ProviderAuthFailed("rejected", provider="surecart"))
+    with pytest.raises(ProviderAuthFailed):
+        run(records, clients, age=0)
+    assert clients.calls == 1
+    record = records.get("surecart", "re_1")
+    assert record is not None
+    assert record["polling_state"] == "auth_failed"
+
+
+def test_provider_trouble_is_raised_as_is_and_never_changes_the_status(
+    records: RefundRecords,
+) -> None:
+    clients = FakeClients(RefundStatus.PENDING, ProviderUnavailable("502", provider="surecart"))
+    with pytest.raises(RefundPending):
+        run(records, clients, age=0)
+    with pytest.raises(ProviderUnavailable):
+        run(records, clients, age=60)
+    record = records.get("surecart", "re_1")
+    assert record is not None
+    assert (record["status"], record["checks"]) == ("pending", 2)
+    assert record["last_error"] == "provider_unavailable"
+
+
+def test_time_budget_ends_the_poll_without_a_provider_call(records: RefundRecords) -> None:
+    clients = FakeClients(RefundStatus.PENDING)
+    with pytest.raises(RefundPollingTimedOut):
+        run(records, clients, age=101, budget_seconds=100)
+    assert clients.calls == 0
+    record = records.get("surecart", "re_1")
+    assert record is not None
+    assert record["polling_state"] == "timed_out"
+
+
+def test_call_budget_allows_exactly_max_checks_calls(records: RefundRecords) -> None:
+    clients = FakeClients(RefundStatus.PENDING)
+    for second in range(3):
+        with pytest.raises(RefundPending):
+            run(records, clients, age=second, max_checks=3)
+    with pytest.raises(RefundPollingTimedOut):
+        run(records, clients, age=4, max_checks=3)
+    assert clients.calls == 3
+
+
+def test_a_wait_never_runs_past_the_budget(records: RefundRecords) -> None:
+    with pytest.raises(RefundPending) as caught:
+        run(records, FakeClients(RefundStatus.PENDING), age=95, budget_seconds=100)
+    assert caught.value.wait_seconds <= 6  # type: ignore[attr-defined]
+
+
+def test_a_check_for_another_provider_is_refused(records: RefundRecords) -> None:
+    event = check_event()
+    with pytest.raises(InvalidRequest):
+        run_check(event, provider="gr4vy", clients=FakeClients(), records=records)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {},
+        {"watch": "x", "execution_arn": ARN, "execution_started_at": START.isoformat()},
+        {"watch": {"provider": "surecart"}, "execution_arn": ARN, "execution_started_at": "x"},
+        {"watch": {"provider": "surecart", "refund_id": "r", "first_check_seconds": "soon"},
+         "execution_arn": ARN, "execution_started_at": START.isoformat()},
+    ],
+)  # fmt: skip
+def test_malformed_check_events_are_invalid_requests(bad: dict[str, Any]) -> None:
+    with pytest.raises(InvalidRequest):
+        PollCheckEvent.parse(bad)
+
+
+def test_moto_and_aws_start_time_formats_both_parse() -> None:
+    for text in ("2026-11-23T10:00:00.038Z", "2026-11-23T10:00:00.038746+00:00"):
+        event = PollCheckEvent.parse(
+            {"watch": {"provider": "surecart", "refund_id": "r"}, "execution_arn": ARN,
+             "execution_started_at": text}
+        )  # fmt: skip
+        assert event.execution_started_at.tzinfo is not None

@@ -1,0 +1,196 @@
+"""The watch endpoints: one poller per refund, the record, refresh, and the error shapes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from refund_core.poller.records import PollingState, RefundRecords
+from refund_core.watch import Poller, build_watch_handler, execution_name
+from tests.helpers import FakeLambdaContext, create_records_table, load_event
+
+ASL = '{"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": true}}}'
+
+
+@dataclass
+class Stack:
+    handler: Any
+    records: RefundRecords
+    sfn: Any
+    state_machine_arn: str
+
+
+@pytest.fixture
+def stack() -> Iterator[Stack]:
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        records = RefundRecords(dynamodb, create_records_table(dynamodb))
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        arn = sfn.create_state_machine(
+            name="refund-poller",
+            definition=ASL,
+            roleArn="arn:aws:iam::123456789012:role/poller",
+        )["stateMachineArn"]
+        handler = build_watch_handler(records=lambda: records, poller=lambda: Poller(sfn, arn))
+        yield Stack(handler, records, sfn, arn)
+
+
+def call(
+    stack: Stack,
+    method: str,
+    provider: str = "surecart",
+    refund_id: str = "re_1",
+    *,
+    query: dict[str, str] | None = None,
+    body: str | None = None,
+) -> tuple[int, dict[str, Any]]:
+    event = load_event("surecart", "get_refund") | {
+        "httpMethod": method,
+        "resource": "/refunds/{provider}/{refund_id}/watch",
+        "path": f"/refunds/{provider}/{refund_id}/watch",
+        "pathParameters": {"provider": provider, "refund_id": refund_id},
+        "queryStringParameters": query,
+        "body": body,
+    }
+    result = stack.handler(event, FakeLambdaContext())
+    return result["statusCode"], json.loads(result["body"])
+
+
+def executions(stack: Stack) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = stack.sfn.list_executions(
+        stateMachineArn=stack.state_machine_arn
+    )["executions"]
+    return listed
+
+
+def test_post_starts_one_poller_under_a_deterministic_name(stack: Stack) -> None:
+    status, body = call(stack, "POST")
+    assert status == 202
+    assert body["polling_state"] == "polling"
+    assert body["execution_arn"].endswith(":surecart-re_1")
+    started = executions(stack)
+    assert [e["name"] for e in started] == ["surecart-re_1"]
+    execution = stack.sfn.describe_execution(executionArn=body["execution_arn"])
+    assert json.loads(execution["input"]) == {"provider": "surecart", "refund_id": "re_1"}
+
+
+def test_a_second_post_while_running_starts_nothing(stack: Stack) -> None:
+    first = call(stack, "POST")
+    second = call(stack, "POST", body=json.dumps({"first_check_seconds": 5}))
+    assert first == second
+    assert len(executions(stack)) == 1
+
+
+def test_get_answers_the_record_and_404_before_any_watch(stack: Stack) -> None:
+    status, body = call(stack, "GET")
+    assert status == 404
+    assert body["error"]["code"] == "watch_not_found"
+    call(stack, "POST")
+    status, body = call(stack, "GET")
+    assert status == 200
+    assert body["provider"] == "surecart"
+    assert body["refund_id"] == "re_1"
+    assert body["polling_state"] == "polling"
+    assert body["checks"] == 0
+    assert body["history"] == []
+    assert "pk" not in body
+
+
+def _settle(stack: Stack) -> None:
+    from datetime import UTC, datetime
+
+    from refund_core.model import Refund
+
+    refund = Refund(
+        provider="surecart",
+        refund_id="re_1",
+        status="succeeded",
+        provider_status="succeeded",
+        fetched_at=datetime.now(UTC),
+    )
+    stack.records.record_observation(refund, execution_arn=None, checked_at=datetime.now(UTC))
+
+
+def test_a_settled_refund_answers_200_and_polls_nothing(stack: Stack) -> None:
+    call(stack, "POST")
+    _settle(stack)
+    status, body = call(stack, "POST")
+    assert status == 200
+    assert body["status"] == "succeeded"
+    assert body["polling_state"] == "settled"
+    assert len(executions(stack)) == 1
+
+
+def test_refresh_starts_a_new_poll_under_the_next_name(stack: Stack) -> None:
+    call(stack, "POST")
+    _settle(stack)
+    status, body = call(stack, "POST", query={"refresh": "true"})
+    assert status == 202
+    assert body["execution_arn"].endswith(":surecart-re_1-r1")
+    assert sorted(e["name"] for e in executions(stack)) == ["surecart-re_1", "surecart-re_1-r1"]
+
+
+def test_a_poll_that_ended_unsettled_is_restarted_by_a_plain_post(stack: Stack) -> None:
+    from datetime import UTC, datetime
+
+    call(stack, "POST")
+    stack.sfn.stop_execution(executionArn=executions(stack)[0]["executionArn"])
+    stack.records.mark_polling_state(
+        "surecart", "re_1", PollingState.TIMED_OUT, at=datetime.now(UTC)
+    )
+    status, body = call(stack, "POST")
+    assert status == 202
+    assert body["execution_arn"].endswith("-r1")
+
+
+def test_overrides_in_the_body_reach_the_execution_input(stack: Stack) -> None:
+    overrides = {"first_check_seconds": 1, "max_interval_seconds": 2, "budget_seconds": 60}
+    _, body = call(stack, "POST", body=json.dumps(overrides))
+    execution = stack.sfn.describe_execution(executionArn=body["execution_arn"])
+    assert json.loads(execution["input"]) == {
+        "provider": "surecart",
+        "refund_id": "re_1",
+        **overrides,
+    }
+
+
+@pytest.mark.parametrize("body", ["not json", "[]", '{"first_check_seconds": 0}', '{"unknown": 1}'])
+def test_a_bad_body_is_400_and_starts_nothing(stack: Stack, body: str) -> None:
+    status, answer = call(stack, "POST", body=body)
+    assert (status, answer["error"]["code"]) == (400, "invalid_request")
+    assert executions(stack) == []
+
+
+@pytest.mark.parametrize(
+    ("provider", "refund_id", "status", "code"),
+    [
+        ("stripe", "re_1", 404, "route_not_found"),
+        ("surecart", "../x", 400, "invalid_refund_id"),
+        ("surecart", "a" * 129, 400, "invalid_refund_id"),
+    ],
+)
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_bad_providers_and_ids_get_the_section_4_errors(
+    stack: Stack, method: str, provider: str, refund_id: str, status: int, code: str
+) -> None:
+    answer_status, answer = call(stack, method, provider, refund_id)
+    assert (answer_status, answer["error"]["code"]) == (status, code)
+    assert executions(stack) == []
+
+
+def test_wrong_method_is_405(stack: Stack) -> None:
+    status, body = call(stack, "DELETE")
+    assert (status, body["error"]["code"]) == (405, "method_not_allowed")
+
+
+def test_long_ids_still_get_a_valid_deterministic_name() -> None:
+    name = execution_name("shoplazza", "x" * 128, 3)
+    assert len(name) <= 80
+    assert name == execution_name("shoplazza", "x" * 128, 3)
+    assert name != execution_name("shoplazza", "x" * 127 + "y", 3)
