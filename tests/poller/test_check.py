@@ -20,7 +20,7 @@ from refund_core.errors import (
 from refund_core.model import Refund, RefundStatus
 from refund_core.poller.check import PollCheckEvent, run_check
 from refund_core.poller.records import RefundRecords
-from refund_core.poller.schedule import RefundPending
+from refund_core.poller.schedule import PollSchedule, RefundPending
 from tests.helpers import create_records_table
 
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -57,12 +57,14 @@ def records() -> Iterator[RefundRecords]:
         yield RefundRecords(client, create_records_table(client))
 
 
-def check_event(**watch: Any) -> PollCheckEvent:
+def check_event(max_checks: int = 400, **watch: Any) -> PollCheckEvent:
+    if "watch_max_checks" in watch:  # a caller trying to raise the template's call budget
+        watch["max_checks"] = watch.pop("watch_max_checks")
     return PollCheckEvent.parse(
         {
             "watch": {"provider": "surecart", "refund_id": "re_1", **watch},
             "defaults": {"first_check_seconds": "60", "max_interval_seconds": "21600",
-                         "budget_seconds": "2592000", "max_checks": "400",
+                         "budget_seconds": "2592000", "max_checks": str(max_checks),
                          "not_found_grace_seconds": "300"},
             "execution_arn": ARN,
             "execution_started_at": START.isoformat(),
@@ -71,10 +73,15 @@ def check_event(**watch: Any) -> PollCheckEvent:
 
 
 def run(
-    records: RefundRecords, clients: FakeClients, *, age: float, **watch: Any
+    records: RefundRecords,
+    clients: FakeClients,
+    *,
+    age: float,
+    max_checks: int = 400,
+    **watch: Any,
 ) -> dict[str, Any]:
     return run_check(
-        check_event(**watch),
+        check_event(max_checks, **watch),
         provider="surecart",
         clients=clients,  # type: ignore[arg-type]
         records=records,
@@ -118,6 +125,14 @@ def test_execution_overrides_beat_the_template_defaults(records: RefundRecords) 
     with pytest.raises(RefundPending) as caught:
         run(records, FakeClients(RefundStatus.PENDING), age=0, first_check_seconds=2)
     assert type(caught.value).__name__ == "RefundPendingWait2"
+
+
+def test_execution_input_cannot_loosen_the_schedule_bounds(records: RefundRecords) -> None:
+    event = check_event(watch_max_checks=100_000, age_ratio=0.25, jitter=0.9, first_check_seconds=7)
+    assert event.watch.age_ratio == PollSchedule().age_ratio
+    assert event.watch.jitter == PollSchedule().jitter
+    assert event.watch.max_checks == 400
+    assert event.watch.first_check_seconds == 7
 
 
 def test_a_new_refund_not_found_is_looked_for_again_then_fails(records: RefundRecords) -> None:

@@ -36,6 +36,11 @@ from refund_core.poller.schedule import PollSchedule, next_wait_seconds, pending
 from refund_core.timestamps import utc_now
 
 RECORDS_TABLE_ENV = "RECORDS_TABLE_NAME"
+# What an execution's input may set (contract section 5); the rest of the schedule (age ratio,
+# jitter, call budget) is the template's, so no caller can loosen the delay and cost bounds.
+EXECUTION_OVERRIDES = frozenset(
+    {"provider", "refund_id", "first_check_seconds", "max_interval_seconds", "budget_seconds"}
+)
 
 
 class WatchSettings(PollSchedule):
@@ -62,7 +67,8 @@ class PollCheckEvent(BaseModel):
         defaults, watch = event.get("defaults") or {}, event.get("watch")
         merged = dict(event)
         if isinstance(defaults, dict) and isinstance(watch, dict):
-            merged["watch"] = {**defaults, **watch}
+            chosen = {key: value for key, value in watch.items() if key in EXECUTION_OVERRIDES}
+            merged["watch"] = {**defaults, **chosen}
         try:
             return cls.model_validate(merged)
         except ValidationError as exc:
