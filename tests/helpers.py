@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+import logging
+import sys
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -165,3 +168,38 @@ def create_records_table(client: Any, name: str = "refund-records") -> str:
         TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
     )
     return name
+
+
+@contextlib.contextmanager
+def powertools_logs_to_current_stdout(service: str) -> Iterator[None]:
+    """Point the Powertools handlers at whatever `sys.stdout` is when they write, at DEBUG.
+
+    Powertools binds its handler to the `sys.stdout` of the moment the logger was first built,
+    which under pytest is some earlier phase's or test's capture: without this, log lines would
+    be checked nowhere (or fail writing to a closed stream).
+    """
+    logger = logging.getLogger(service)
+    handlers = [h for h in logger.handlers if isinstance(h, logging.StreamHandler)]
+    assert handlers, "Powertools' handler not found: the leak check would miss the logs"
+    streams = [h.stream for h in handlers]
+    level = logger.level
+    for handler in handlers:
+        handler.stream = _CurrentStdout()  # not setStream(): it flushes the old, maybe closed, one
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        for handler, stream in zip(handlers, streams, strict=True):
+            # The stream it had may be a finished test's capture by now.
+            handler.stream = sys.__stdout__ if getattr(stream, "closed", False) else stream
+
+
+class _CurrentStdout:
+    """A stream that writes to the `sys.stdout` of the moment: `capsys`'s during a test."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
