@@ -1,0 +1,608 @@
+"""template.yaml as typed models: what the local stack creates, read from the template itself.
+
+The template is parsed with cfn-lint's CloudFormation-aware loader (short-form tags such as
+`!Sub` become their long form), SAM `Globals` are applied the way SAM applies them (maps
+merged, lists appended, scalars overridden), parameters get their defaults or the caller's
+overrides, and the intrinsics are evaluated with a deterministic local naming scheme
+(see `_intrinsics`). Nothing here talks to AWS or moto.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from cfnlint.decode import decode  # type: ignore[import-untyped]
+
+from devstack.aws._intrinsics import Pseudo, Resolver, stringify
+from devstack.aws.errors import ParameterError, TemplateError, UnsupportedResource
+
+ACCOUNT_ID: Final = "123456789012"
+REGION: Final = "us-east-1"
+DEFAULT_STACK_NAME: Final = "refund-status"
+
+FUNCTION: Final = "AWS::Serverless::Function"
+API: Final = "AWS::Serverless::Api"
+LAYER: Final = "AWS::Serverless::LayerVersion"
+SAM_STATE_MACHINE: Final = "AWS::Serverless::StateMachine"
+CFN_STATE_MACHINE: Final = "AWS::StepFunctions::StateMachine"
+TABLE: Final = "AWS::DynamoDB::Table"
+SECRET: Final = "AWS::SecretsManager::Secret"  # noqa: S105 - a type name
+LOG_GROUP: Final = "AWS::Logs::LogGroup"
+
+SUPPORTED_TYPES: Final = frozenset(
+    {FUNCTION, API, LAYER, SAM_STATE_MACHINE, CFN_STATE_MACHINE, TABLE, SECRET, LOG_GROUP}
+)
+# IAM is accepted and ignored: the local stack does not enforce permissions.
+IGNORED_TYPE_PREFIXES: Final = ("AWS::IAM::",)
+
+# SAM Globals section → the resource type it applies to.
+_GLOBALS_SECTIONS: Final[Mapping[str, str]] = {
+    "Function": FUNCTION,
+    "Api": API,
+    "StateMachine": SAM_STATE_MACHINE,
+    "LayerVersion": LAYER,
+}
+_INTRINSIC_KEY: Final = re.compile(r"^(Ref|Condition|Fn::.+)$")
+
+
+# ---------------------------------------------------------------------- models
+
+
+@dataclass(frozen=True)
+class Function:
+    """An `AWS::Serverless::Function` with Globals applied and its environment resolved."""
+
+    logical_id: str
+    name: str
+    arn: str
+    code_dir: Path
+    handler: str
+    runtime: str
+    timeout: int
+    memory_mb: int
+    environment: Mapping[str, str]
+    layer_dirs: tuple[Path, ...] = ()
+    routes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class KeyElement:
+    """One attribute of a key schema (`HASH` or `RANGE`)."""
+
+    attribute: str
+    key_type: str
+
+
+@dataclass(frozen=True)
+class SecondaryIndex:
+    """A global or local secondary index, in the shape CreateTable takes."""
+
+    name: str
+    key_schema: tuple[KeyElement, ...]
+    projection: Mapping[str, Any]
+    provisioned_throughput: Mapping[str, int] | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        """The index as a CreateTable `GlobalSecondaryIndexes`/`LocalSecondaryIndexes` item."""
+        index: dict[str, Any] = {
+            "IndexName": self.name,
+            "KeySchema": [_key_to_api(k) for k in self.key_schema],
+            "Projection": dict(self.projection),
+        }
+        if self.provisioned_throughput:
+            index["ProvisionedThroughput"] = dict(self.provisioned_throughput)
+        return index
+
+
+@dataclass(frozen=True)
+class Table:
+    """An `AWS::DynamoDB::Table`."""
+
+    logical_id: str
+    name: str
+    arn: str
+    key_schema: tuple[KeyElement, ...]
+    attribute_definitions: Mapping[str, str]
+    billing_mode: str
+    ttl_attribute: str | None
+    point_in_time_recovery: bool
+    global_secondary_indexes: tuple[SecondaryIndex, ...] = ()
+    local_secondary_indexes: tuple[SecondaryIndex, ...] = ()
+    provisioned_throughput: Mapping[str, int] | None = None
+    stream_view_type: str | None = None
+
+    @property
+    def hash_key(self) -> str:
+        """The partition key's attribute name."""
+        return next(k.attribute for k in self.key_schema if k.key_type == "HASH")
+
+    @property
+    def range_key(self) -> str | None:
+        """The sort key's attribute name, if the table has one."""
+        return next((k.attribute for k in self.key_schema if k.key_type == "RANGE"), None)
+
+    def create_table_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for boto3 `create_table` (TTL and PITR are separate calls)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "KeySchema": [_key_to_api(k) for k in self.key_schema],
+            "AttributeDefinitions": [
+                {"AttributeName": name, "AttributeType": kind}
+                for name, kind in self.attribute_definitions.items()
+            ],
+            "BillingMode": self.billing_mode,
+        }
+        if self.provisioned_throughput:
+            kwargs["ProvisionedThroughput"] = dict(self.provisioned_throughput)
+        if self.global_secondary_indexes:
+            kwargs["GlobalSecondaryIndexes"] = [i.to_api() for i in self.global_secondary_indexes]
+        if self.local_secondary_indexes:
+            kwargs["LocalSecondaryIndexes"] = [i.to_api() for i in self.local_secondary_indexes]
+        if self.stream_view_type:
+            kwargs["StreamSpecification"] = {
+                "StreamEnabled": True,
+                "StreamViewType": self.stream_view_type,
+            }
+        return kwargs
+
+
+@dataclass(frozen=True)
+class StateMachine:
+    """A state machine whose definition has its `DefinitionSubstitutions` applied."""
+
+    logical_id: str
+    name: str
+    arn: str
+    definition: str
+    type: str
+    substitutions: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Secret:
+    """An `AWS::SecretsManager::Secret` and its initial value."""
+
+    logical_id: str
+    name: str
+    arn: str
+    secret_string: str | None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    """One API route and the function serving it."""
+
+    method: str
+    path: str
+    function: str
+
+
+@dataclass(frozen=True)
+class Api:
+    """The REST API: its routes and the gateway settings a local gateway needs."""
+
+    logical_id: str
+    name: str
+    stage_name: str
+    routes: tuple[Route, ...]
+    default_authorizer: str | None = None
+    gateway_responses: Mapping[str, Any] = field(default_factory=dict)
+
+    def route_map(self) -> dict[tuple[str, str], str]:
+        """(method, path) → function logical id."""
+        return {(r.method, r.path): r.function for r in self.routes}
+
+
+@dataclass(frozen=True)
+class Template:
+    """The local stack's view of template.yaml."""
+
+    path: Path
+    stack_name: str
+    region: str
+    account_id: str
+    parameters: Mapping[str, Any]
+    functions: Mapping[str, Function]
+    tables: Mapping[str, Table]
+    state_machines: Mapping[str, StateMachine]
+    secrets: Mapping[str, Secret]
+    api: Api | None
+
+    def function(self, key: str) -> Function:
+        """A function by logical id, physical name or ARN."""
+        for function in self.functions.values():
+            if key in (function.logical_id, function.name, function.arn):
+                return function
+        raise KeyError(f"no function {key!r} in {self.path.name}")
+
+    def secret(self, key: str) -> Secret:
+        """A secret by logical id, name or ARN."""
+        for secret in self.secrets.values():
+            if key in (secret.logical_id, secret.name, secret.arn):
+                return secret
+        raise KeyError(f"no secret {key!r} in {self.path.name}")
+
+
+def _key_to_api(key: KeyElement) -> dict[str, str]:
+    return {"AttributeName": key.attribute, "KeyType": key.key_type}
+
+
+# ---------------------------------------------------------------------- loading
+
+
+def load_template(
+    path: str | Path = "template.yaml",
+    parameter_overrides: Mapping[str, str | int | float] | None = None,
+    *,
+    stack_name: str = DEFAULT_STACK_NAME,
+    region: str = REGION,
+    account_id: str = ACCOUNT_ID,
+    physical_ids: Mapping[str, str] | None = None,
+) -> Template:
+    """Read `path` into a `Template`.
+
+    `physical_ids` maps logical ids to the physical ids AWS would generate (the emulator passes
+    the ARNs moto gave the secrets, so `!Ref Secret` resolves to the real ARN).
+    Raises `UnsupportedResource` for a resource type the local stack cannot run.
+    """
+    template_path = Path(path).resolve()
+    raw = read_raw(template_path)
+    resources_raw: Mapping[str, Any] = raw.get("Resources") or {}
+    for logical_id, resource in resources_raw.items():
+        resource_type = str(resource.get("Type"))
+        if resource_type not in SUPPORTED_TYPES and not resource_type.startswith(
+            IGNORED_TYPE_PREFIXES
+        ):
+            raise UnsupportedResource(logical_id, resource_type)
+
+    resources = _apply_globals(resources_raw, raw.get("Globals") or {})
+    parameters = _parameters(raw.get("Parameters") or {}, parameter_overrides or {})
+    resolver = Resolver(
+        resources=resources,
+        parameters=parameters,
+        conditions=raw.get("Conditions") or {},
+        mappings=raw.get("Mappings") or {},
+        pseudo=Pseudo(stack_name=stack_name, region=region, account_id=account_id),
+        physical_ids=physical_ids or {},
+    )
+    active = {
+        logical_id: resource
+        for logical_id, resource in resources.items()
+        if "Condition" not in resource or resolver.condition(str(resource["Condition"]))
+    }
+    builder = _Builder(template_path.parent, active, resolver)
+    return Template(
+        path=template_path,
+        stack_name=stack_name,
+        region=region,
+        account_id=account_id,
+        parameters=parameters,
+        functions=builder.functions(),
+        tables=builder.of_type(TABLE, builder.table),
+        state_machines=builder.state_machines(),
+        secrets=builder.of_type(SECRET, builder.secret),
+        api=builder.api(),
+    )
+
+
+def read_raw(path: Path) -> dict[str, Any]:
+    """The template as plain data (short-form tags in their long form), not yet resolved."""
+    if not path.is_file():
+        raise TemplateError(f"template not found: {path}")
+    decoded, problems = decode(str(path))
+    if decoded is None or problems:
+        details = "; ".join(str(problem) for problem in problems) or "empty template"
+        raise TemplateError(f"cannot parse {path}: {details}")
+    plain = _plain(decoded)
+    if not isinstance(plain, dict):
+        raise TemplateError(f"{path}: the template is not a mapping")
+    return plain
+
+
+def _plain(node: Any) -> Any:
+    """cfn-lint's node classes (str/dict subclasses with positions) as builtin types."""
+    if isinstance(node, Mapping):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(item) for item in node]
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def _apply_globals(
+    resources: Mapping[str, Any], globals_: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    by_type = {_GLOBALS_SECTIONS[k]: v for k, v in globals_.items() if k in _GLOBALS_SECTIONS}
+    merged: dict[str, dict[str, Any]] = {}
+    for logical_id, resource in resources.items():
+        resource = dict(resource)
+        global_properties = by_type.get(str(resource.get("Type")))
+        if global_properties:
+            resource["Properties"] = _sam_merge(global_properties, resource.get("Properties") or {})
+        merged[logical_id] = resource
+    return merged
+
+
+def _is_intrinsic(node: Any) -> bool:
+    return (
+        isinstance(node, Mapping)
+        and len(node) == 1
+        and bool(_INTRINSIC_KEY.match(next(iter(node))))
+    )
+
+
+def _sam_merge(global_value: Any, local_value: Any) -> Any:
+    """SAM's Globals rule: maps merge (local wins per key), lists append, scalars override."""
+    if (
+        isinstance(global_value, Mapping)
+        and isinstance(local_value, Mapping)
+        and not _is_intrinsic(global_value)
+        and not _is_intrinsic(local_value)
+    ):
+        merged = dict(global_value)
+        for key, value in local_value.items():
+            merged[key] = _sam_merge(global_value[key], value) if key in global_value else value
+        return merged
+    if isinstance(global_value, list) and isinstance(local_value, list):
+        return [*global_value, *local_value]
+    return local_value
+
+
+def _parameters(
+    declared: Mapping[str, Any], overrides: Mapping[str, str | int | float]
+) -> dict[str, Any]:
+    unknown = sorted(set(overrides) - set(declared))
+    if unknown:
+        raise ParameterError(f"parameter overrides name no template parameter: {unknown}")
+    values: dict[str, Any] = {}
+    for name, spec in declared.items():
+        raw = overrides.get(name, spec.get("Default"))
+        if raw is None:
+            raise ParameterError(f"parameter {name!r} has no default and no override")
+        text = stringify(raw, f"parameter {name!r}")
+        _check_parameter(name, spec, text)
+        kind = str(spec.get("Type", "String"))
+        # CloudFormation hands every parameter to intrinsics as a string, lists as lists.
+        if kind == "CommaDelimitedList" or kind.startswith("List<"):
+            values[name] = [item.strip() for item in text.split(",")] if text else []
+        else:
+            values[name] = text
+    return values
+
+
+def _check_parameter(name: str, spec: Mapping[str, Any], text: str) -> None:
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and text not in [stringify(v, name) for v in allowed]:
+        raise ParameterError(f"parameter {name!r}={text!r} is not one of {allowed}")
+    pattern = spec.get("AllowedPattern")
+    if pattern is not None and not re.fullmatch(str(pattern), text):
+        raise ParameterError(f"parameter {name!r}={text!r} does not match {pattern!r}")
+    if spec.get("Type") == "Number":
+        try:
+            number = float(text)
+        except ValueError:
+            raise ParameterError(f"parameter {name!r}={text!r} is not a number") from None
+        low, high = spec.get("MinValue"), spec.get("MaxValue")
+        if (low is not None and number < float(low)) or (high is not None and number > float(high)):
+            raise ParameterError(f"parameter {name!r}={text} is outside [{low}, {high}]")
+
+
+class _Builder:
+    """Turns resolved resources into models."""
+
+    def __init__(self, base: Path, resources: Mapping[str, Any], resolver: Resolver) -> None:
+        self._base = base
+        self._resources = resources
+        self._resolver = resolver
+
+    def of_type[T](
+        self, resource_type: str, build: Callable[[str, Mapping[str, Any]], T]
+    ) -> dict[str, T]:
+        """Every resource of `resource_type`, built by `build(logical_id, properties)`."""
+        return {
+            logical_id: build(logical_id, self._props(logical_id))
+            for logical_id, resource in self._resources.items()
+            if resource.get("Type") == resource_type
+        }
+
+    def _props(self, logical_id: str) -> dict[str, Any]:
+        properties = self._resources[logical_id].get("Properties") or {}
+        return dict(properties)
+
+    def _value(self, properties: Mapping[str, Any], key: str, default: Any = None) -> Any:
+        return self._resolver.resolve(properties[key]) if key in properties else default
+
+    def _path(self, logical_id: str, key: str, value: Any) -> Path:
+        if not isinstance(value, str):
+            raise TemplateError(
+                f"{logical_id}.{key}: the local stack needs a local path, got {value!r}"
+            )
+        return (self._base / value).resolve()
+
+    # ------------------------------------------------------------------ functions
+
+    def functions(self) -> dict[str, Function]:
+        """Every function, with its routes and layer directories."""
+        layers = {
+            self._resolver.arn(logical_id): self._path(
+                logical_id, "ContentUri", self._value(self._props(logical_id), "ContentUri")
+            )
+            for logical_id, resource in self._resources.items()
+            if resource.get("Type") == LAYER
+        }
+        return self.of_type(FUNCTION, lambda lid, props: self._function(lid, props, layers))
+
+    def _function(
+        self, logical_id: str, props: Mapping[str, Any], layers: Mapping[str, Path]
+    ) -> Function:
+        if "InlineCode" in props or "ImageUri" in props:
+            raise TemplateError(f"{logical_id}: only CodeUri (a local directory) runs locally")
+        environment = (self._value(props, "Environment") or {}).get("Variables") or {}
+        layer_arns = self._value(props, "Layers") or []
+        return Function(
+            logical_id=logical_id,
+            name=self._resolver.physical_name(logical_id),
+            arn=self._resolver.arn(logical_id),
+            code_dir=self._path(logical_id, "CodeUri", self._value(props, "CodeUri")),
+            handler=str(self._value(props, "Handler")),
+            runtime=str(self._value(props, "Runtime", "python3.13")),
+            timeout=int(self._value(props, "Timeout", 3)),
+            memory_mb=int(self._value(props, "MemorySize", 128)),
+            environment={
+                key: stringify(value, f"{logical_id} environment variable {key}")
+                for key, value in environment.items()
+            },
+            # Layers published elsewhere (an ARN not in this template) cannot be fetched locally.
+            layer_dirs=tuple(layers[arn] for arn in layer_arns if arn in layers),
+            routes=tuple((r.method, r.path) for r in self._routes(logical_id, props)),
+        )
+
+    def _routes(self, logical_id: str, props: Mapping[str, Any]) -> list[Route]:
+        routes = []
+        for event in (props.get("Events") or {}).values():
+            if event.get("Type") != "Api":
+                continue
+            event_props = self._resolver.resolve(event.get("Properties") or {})
+            method = str(event_props.get("Method", "ANY")).upper()
+            routes.append(Route(method=method, path=str(event_props["Path"]), function=logical_id))
+        return routes
+
+    # ------------------------------------------------------------------ API
+
+    def api(self) -> Api | None:
+        """The one REST API (explicit, or SAM's implicit one when only events declare routes)."""
+        apis = [lid for lid, r in self._resources.items() if r.get("Type") == API]
+        if len(apis) > 1:
+            raise TemplateError(f"the local stack serves one API; the template has {apis}")
+        routes = [
+            route
+            for logical_id, resource in self._resources.items()
+            if resource.get("Type") == FUNCTION
+            for route in self._routes(logical_id, self._props(logical_id))
+        ]
+        if not apis:
+            if not routes:
+                return None
+            return Api("ServerlessRestApi", "ServerlessRestApi", "Prod", tuple(routes))
+        logical_id = apis[0]
+        props = self._props(logical_id)
+        auth = self._value(props, "Auth") or {}
+        return Api(
+            logical_id=logical_id,
+            name=self._resolver.physical_name(logical_id),
+            stage_name=str(self._value(props, "StageName", "Prod")),
+            routes=tuple(routes),
+            default_authorizer=auth.get("DefaultAuthorizer"),
+            gateway_responses=self._value(props, "GatewayResponses") or {},
+        )
+
+    # ------------------------------------------------------------------ storage
+
+    def table(self, logical_id: str, props: Mapping[str, Any]) -> Table:
+        """A DynamoDB table model."""
+        resolved = self._resolver.resolve(props)
+        ttl = resolved.get("TimeToLiveSpecification") or {}
+        pitr = resolved.get("PointInTimeRecoverySpecification") or {}
+        stream = resolved.get("StreamSpecification") or {}
+        return Table(
+            logical_id=logical_id,
+            name=self._resolver.physical_name(logical_id),
+            arn=self._resolver.arn(logical_id),
+            key_schema=_keys(resolved["KeySchema"]),
+            attribute_definitions={
+                a["AttributeName"]: a["AttributeType"]
+                for a in resolved.get("AttributeDefinitions", [])
+            },
+            billing_mode=resolved.get("BillingMode", "PROVISIONED"),
+            ttl_attribute=ttl.get("AttributeName") if _on(ttl.get("Enabled")) else None,
+            point_in_time_recovery=_on(pitr.get("PointInTimeRecoveryEnabled")),
+            global_secondary_indexes=tuple(
+                _index(i) for i in resolved.get("GlobalSecondaryIndexes", [])
+            ),
+            local_secondary_indexes=tuple(
+                _index(i) for i in resolved.get("LocalSecondaryIndexes", [])
+            ),
+            provisioned_throughput=_throughput(resolved.get("ProvisionedThroughput")),
+            stream_view_type=stream.get("StreamViewType"),
+        )
+
+    def secret(self, logical_id: str, props: Mapping[str, Any]) -> Secret:
+        """A Secrets Manager secret model."""
+        secret_string = self._value(props, "SecretString")
+        description = self._value(props, "Description")
+        return Secret(
+            logical_id=logical_id,
+            name=self._resolver.physical_name(logical_id),
+            arn=self._resolver.arn(logical_id),
+            secret_string=None if secret_string is None else str(secret_string),
+            description=None if description is None else str(description),
+        )
+
+    # ------------------------------------------------------------------ workflows
+
+    def state_machines(self) -> dict[str, StateMachine]:
+        """Every state machine (SAM's and CloudFormation's), definitions substituted."""
+        return {
+            **self.of_type(SAM_STATE_MACHINE, self._state_machine),
+            **self.of_type(CFN_STATE_MACHINE, self._state_machine),
+        }
+
+    def _state_machine(self, logical_id: str, props: Mapping[str, Any]) -> StateMachine:
+        if "DefinitionUri" in props:
+            path = self._path(logical_id, "DefinitionUri", self._value(props, "DefinitionUri"))
+            definition = path.read_text(encoding="utf-8")
+        elif "Definition" in props:
+            definition = json.dumps(self._value(props, "Definition"), indent=2)
+        elif "DefinitionString" in props:
+            definition = str(self._value(props, "DefinitionString"))
+        else:
+            raise TemplateError(f"{logical_id}: no Definition, DefinitionUri or DefinitionString")
+        substitutions = {
+            key: stringify(value, f"{logical_id} DefinitionSubstitutions.{key}")
+            for key, value in (self._value(props, "DefinitionSubstitutions") or {}).items()
+        }
+        # CloudFormation's substitution is textual: each ${key} it knows, nothing else.
+        for key, value in substitutions.items():
+            definition = definition.replace("${" + key + "}", value)
+        return StateMachine(
+            logical_id=logical_id,
+            name=self._resolver.physical_name(logical_id),
+            arn=self._resolver.arn(logical_id),
+            definition=definition,
+            type=str(
+                self._value(props, "Type", self._value(props, "StateMachineType", "STANDARD"))
+            ),
+            substitutions=substitutions,
+        )
+
+
+def _on(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _keys(schema: Any) -> tuple[KeyElement, ...]:
+    return tuple(KeyElement(k["AttributeName"], k["KeyType"]) for k in schema)
+
+
+def _throughput(value: Any) -> dict[str, int] | None:
+    if not value:
+        return None
+    return {k: int(v) for k, v in value.items()}
+
+
+def _index(index: Mapping[str, Any]) -> SecondaryIndex:
+    return SecondaryIndex(
+        name=index["IndexName"],
+        key_schema=_keys(index["KeySchema"]),
+        projection=index.get("Projection", {"ProjectionType": "ALL"}),
+        provisioned_throughput=_throughput(index.get("ProvisionedThroughput")),
+    )

@@ -1,0 +1,377 @@
+"""template.yaml → typed models: the real template, modified copies, and the intrinsics."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.aws.errors import (
+    ParameterError,
+    UnresolvableReference,
+    UnsupportedIntrinsic,
+    UnsupportedResource,
+)
+from devstack.aws.template import load_template
+from tests.devstack.conftest import REPO, TEMPLATE, decoded_template, write_template_copy
+
+ARN_PREFIX = "arn:aws:lambda:us-east-1:123456789012:function:refund-status-"
+
+
+def _of_type(raw: dict[str, Any], resource_type: str) -> set[str]:
+    return {k for k, v in raw["Resources"].items() if v["Type"] == resource_type}
+
+
+def _leftover_intrinsics(value: Any) -> bool:
+    text = json.dumps(value)
+    return "${" in text or '"Ref"' in text or '"Fn::' in text
+
+
+# ---------------------------------------------------------------------- the real template
+
+
+def test_real_template_yields_every_resource_of_the_yaml() -> None:
+    # Given the repository's template, read both raw and through the loader
+    raw = decoded_template()
+    template = load_template(TEMPLATE)
+
+    # Then every function, table, secret and state machine of the YAML is in the model
+    assert set(template.functions) == _of_type(raw, "AWS::Serverless::Function")
+    assert set(template.tables) == _of_type(raw, "AWS::DynamoDB::Table")
+    assert set(template.secrets) == _of_type(raw, "AWS::SecretsManager::Secret")
+    assert set(template.state_machines) == _of_type(raw, "AWS::Serverless::StateMachine")
+    assert {
+        "ConvergeGateFunction",
+        "SureCartFunction",
+        "Gr4vyFunction",
+        "ShoplazzaFunction",
+    } <= set(template.functions)
+
+
+def test_real_template_functions_get_globals_and_resolved_environment() -> None:
+    template = load_template(TEMPLATE)
+    globals_ = decoded_template()["Globals"]["Function"]
+
+    for function in template.functions.values():
+        # Globals apply unless the function sets its own value
+        own = decoded_template()["Resources"][function.logical_id]["Properties"]
+        assert function.runtime == globals_["Runtime"]
+        assert function.timeout == own.get("Timeout", globals_["Timeout"])
+        assert function.memory_mb == own.get("MemorySize", globals_["MemorySize"])
+        assert set(globals_["Environment"]["Variables"]) <= set(function.environment)
+        # Every value is a plain, resolved string
+        assert all(isinstance(v, str) for v in function.environment.values())
+        assert not _leftover_intrinsics(function.environment), function.logical_id
+        assert function.code_dir.is_dir()
+        assert (function.code_dir / "app.py").is_file()
+        assert function.arn == ARN_PREFIX + function.logical_id
+        # The shared layer, as Lambda would mount it
+        assert REPO / "layers" / "refund_core" in function.layer_dirs
+
+    gr4vy = template.functions["Gr4vyFunction"]
+    assert gr4vy.environment["POWERTOOLS_LOG_LEVEL"] == "INFO"  # parameter default
+    assert gr4vy.environment["PROVIDER_SECRET_ID"] == template.secrets["Gr4vySecret"].arn
+    assert template.secrets["Gr4vySecret"].name == "refund-status/gr4vy"
+
+
+@pytest.mark.parametrize("provider", ["convergegate", "surecart", "gr4vy", "shoplazza"])
+def test_real_template_routes_each_provider_to_its_function(provider: str) -> None:
+    template = load_template(TEMPLATE)
+    assert template.api is not None
+
+    function = template.api.route_map()[("GET", f"/refunds/{provider}/{{refund_id}}")]
+
+    assert template.functions[function].code_dir == REPO / "functions" / provider
+    assert template.api.default_authorizer == "AWS_IAM"
+
+
+def test_real_template_state_machines_have_no_placeholder_left() -> None:
+    template = load_template(TEMPLATE)
+
+    for machine in template.state_machines.values():
+        assert "${" not in machine.definition, machine.logical_id
+        json.loads(machine.definition)
+        assert machine.arn.endswith(f":stateMachine:{machine.name}")
+
+
+def test_real_template_secrets_start_as_their_template_value() -> None:
+    raw = decoded_template()["Resources"]
+    template = load_template(TEMPLATE)
+
+    for secret in template.secrets.values():
+        assert secret.secret_string == raw[secret.logical_id]["Properties"]["SecretString"]
+
+
+# ---------------------------------------------------------------------- modified copies
+
+
+def test_a_renamed_table_reaches_the_model_and_its_references(tmp_path: Path) -> None:
+    # Given the real template and where it refers to its table by name
+    raw = decoded_template()
+    table_id = next(iter(_of_type(raw, "AWS::DynamoDB::Table")))
+    before = load_template(TEMPLATE)
+    old_name = before.tables[table_id].name
+    env_refs = {
+        (f.logical_id, key)
+        for f in before.functions.values()
+        for key, value in f.environment.items()
+        if value == old_name
+    }
+    machine_refs = {
+        (m.logical_id, key)
+        for m in before.state_machines.values()
+        for key, value in m.substitutions.items()
+        if value == old_name
+    }
+
+    # When only the table's name changes in a copy of the template
+    raw["Resources"][table_id]["Properties"]["TableName"] = "renamed-records"
+    template = load_template(write_template_copy(tmp_path, raw))
+
+    # Then the table and every reference to it follow
+    assert template.tables[table_id].name == "renamed-records"
+    for function_id, key in env_refs:
+        assert template.functions[function_id].environment[key] == "renamed-records"
+    for machine_id, key in machine_refs:
+        assert template.state_machines[machine_id].substitutions[key] == "renamed-records"
+    assert env_refs | machine_refs  # the template does refer to its table somewhere
+
+
+def test_a_new_route_and_a_changed_env_var_reach_the_model(tmp_path: Path) -> None:
+    raw = decoded_template()
+    props = raw["Resources"]["SureCartFunction"]["Properties"]
+    props["Events"]["History"] = {
+        "Type": "Api",
+        "Properties": {
+            "RestApiId": {"Ref": "RefundApi"},
+            "Path": "/refunds/surecart/{refund_id}/history",
+            "Method": "get",
+        },
+    }
+    props["Environment"]["Variables"]["FEATURE"] = {"Fn::Sub": "on-${AWS::Region}"}
+    raw["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] = "renamed"
+
+    template = load_template(write_template_copy(tmp_path, raw))
+
+    assert template.api is not None
+    routes = template.api.route_map()
+    assert routes[("GET", "/refunds/surecart/{refund_id}/history")] == "SureCartFunction"
+    assert ("GET", "/refunds/surecart/{refund_id}/history") in template.functions[
+        "SureCartFunction"
+    ].routes
+    assert template.functions["SureCartFunction"].environment["FEATURE"] == "on-us-east-1"
+    assert all(
+        f.environment["POWERTOOLS_SERVICE_NAME"] == "renamed" for f in template.functions.values()
+    )
+
+
+def test_parameter_overrides_and_stack_name_reach_the_environment() -> None:
+    template = load_template(
+        TEMPLATE, {"ProviderTimeoutSeconds": 5, "LogLevel": "DEBUG"}, stack_name="dev"
+    )
+
+    gr4vy = template.functions["Gr4vyFunction"]
+    assert gr4vy.environment["PROVIDER_TIMEOUT_SECONDS"] == "5"
+    assert gr4vy.environment["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
+    assert gr4vy.name == "dev-Gr4vyFunction"
+    assert template.secrets["Gr4vySecret"].name == "dev/gr4vy"
+
+
+def test_an_unknown_resource_type_is_refused_by_name(tmp_path: Path) -> None:
+    raw = decoded_template()
+    raw["Resources"]["RefundQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
+    raw["Resources"]["SomeRole"] = {"Type": "AWS::IAM::Role", "Properties": {}}  # ignored
+
+    with pytest.raises(UnsupportedResource, match="RefundQueue") as caught:
+        load_template(write_template_copy(tmp_path, raw))
+
+    assert caught.value.logical_id == "RefundQueue"
+    assert caught.value.resource_type == "AWS::SQS::Queue"
+    assert "AWS::SQS::Queue" in str(caught.value)
+
+
+# ---------------------------------------------------------------------- intrinsics
+
+TINY = """\
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage:
+    Type: String
+    Default: dev
+    AllowedValues: [dev, prod]
+  Zones:
+    Type: CommaDelimitedList
+    Default: "a, b"
+Conditions:
+  IsProd: !Equals [!Ref Stage, prod]
+  IsNotProd: !Not [!Condition IsProd]
+Mappings:
+  Sizes:
+    dev: {Memory: 128}
+    prod: {Memory: 1024}
+Globals:
+  Function:
+    Runtime: python3.13
+    Handler: app.lambda_handler
+    Environment:
+      Variables:
+        FROM_GLOBALS: "yes"
+        OVERRIDDEN: global
+Resources:
+  Records:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: !Sub "${AWS::StackName}-records-${Stage}"
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - {AttributeName: pk, AttributeType: S}
+        - {AttributeName: gsi_pk, AttributeType: S}
+      KeySchema: [{AttributeName: pk, KeyType: HASH}]
+      GlobalSecondaryIndexes:
+        - IndexName: by-gsi
+          KeySchema: [{AttributeName: gsi_pk, KeyType: HASH}]
+          Projection: {ProjectionType: KEYS_ONLY}
+      TimeToLiveSpecification: {AttributeName: ttl, Enabled: true}
+  Creds:
+    Type: AWS::SecretsManager::Secret
+    Properties:
+      SecretString: '{"k": "v"}'
+  ProdOnly:
+    Type: AWS::SecretsManager::Secret
+    Condition: IsProd
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fn/
+      MemorySize: !FindInMap [Sizes, !Ref Stage, Memory]
+      Environment:
+        Variables:
+          OVERRIDDEN: local
+          TABLE: !Ref Records
+          TABLE_ARN: !GetAtt Records.Arn
+          SECRET: !Ref Creds
+          JOINED: !Join ["/", [!Ref "AWS::Region", !Ref "AWS::AccountId", !Ref "AWS::Partition"]]
+          SUB_LIST: !Sub ["${Name}:${AWS::URLSuffix}", {Name: !Select [1, !Ref Zones]}]
+          LITERAL: !Sub "${!NotAVariable}"
+          BY_CONDITION: !If [IsProd, prod-value, !Ref "AWS::NoValue"]
+          NOT_PROD: !If [IsNotProd, "true", "false"]
+          MACHINE: !GetAtt Machine.Name
+          NUMBER: 42
+          FLAG: true
+  Machine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Type: EXPRESS
+      Definition:
+        StartAt: Go
+        States:
+          Go: {Type: Task, Resource: "${FnArn}", Comment: "${Unknown} stays", End: true}
+      DefinitionSubstitutions:
+        FnArn: !GetAtt Fn.Arn
+"""
+
+
+def _tiny(tmp_path: Path, text: str = TINY) -> Path:
+    path = tmp_path / "template.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_intrinsics_resolve_with_the_local_naming_scheme(tmp_path: Path) -> None:
+    template = load_template(_tiny(tmp_path), stack_name="s")
+
+    env = template.functions["Fn"].environment
+    assert env == {
+        "FROM_GLOBALS": "yes",
+        "OVERRIDDEN": "local",
+        "TABLE": "s-records-dev",
+        "TABLE_ARN": "arn:aws:dynamodb:us-east-1:123456789012:table/s-records-dev",
+        "SECRET": "arn:aws:secretsmanager:us-east-1:123456789012:secret:s-Creds",
+        "JOINED": "us-east-1/123456789012/aws",
+        "SUB_LIST": "b:amazonaws.com",
+        "LITERAL": "${NotAVariable}",
+        "NOT_PROD": "true",
+        "MACHINE": "s-Machine",
+        "NUMBER": "42",
+        "FLAG": "true",
+    }
+    assert template.functions["Fn"].memory_mb == 128
+    assert template.functions["Fn"].code_dir == tmp_path / "fn"
+    assert set(template.secrets) == {"Creds"}  # ProdOnly's condition is false
+    assert template.api is None
+
+
+def test_conditions_follow_parameter_overrides(tmp_path: Path) -> None:
+    template = load_template(_tiny(tmp_path), {"Stage": "prod"})
+
+    assert template.functions["Fn"].environment["BY_CONDITION"] == "prod-value"
+    assert template.functions["Fn"].memory_mb == 1024
+    assert set(template.secrets) == {"Creds", "ProdOnly"}
+
+
+def test_table_model_carries_keys_indexes_and_ttl(tmp_path: Path) -> None:
+    table = load_template(_tiny(tmp_path)).tables["Records"]
+
+    assert table.hash_key == "pk"
+    assert table.range_key is None
+    assert table.ttl_attribute == "ttl"
+    assert table.point_in_time_recovery is False
+    kwargs = table.create_table_kwargs()
+    assert kwargs["BillingMode"] == "PAY_PER_REQUEST"
+    assert kwargs["GlobalSecondaryIndexes"] == [
+        {
+            "IndexName": "by-gsi",
+            "KeySchema": [{"AttributeName": "gsi_pk", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        }
+    ]
+
+
+def test_definition_substitutions_are_textual_and_only_for_known_keys(tmp_path: Path) -> None:
+    machine = load_template(_tiny(tmp_path), stack_name="s").state_machines["Machine"]
+
+    definition = json.loads(machine.definition)
+    assert (
+        definition["States"]["Go"]["Resource"]
+        == "arn:aws:lambda:us-east-1:123456789012:function:s-Fn"
+    )
+    assert definition["States"]["Go"]["Comment"] == "${Unknown} stays"
+    assert machine.type == "EXPRESS"
+
+
+def test_physical_ids_replace_generated_ones(tmp_path: Path) -> None:
+    real = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s-Creds-AbC123"
+    template = load_template(_tiny(tmp_path), stack_name="s", physical_ids={"Creds": real})
+
+    assert template.functions["Fn"].environment["SECRET"] == real
+    assert template.secret(real).logical_id == "Creds"
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        (("TABLE: !Ref Records", "TABLE: !Ref Nowhere"), UnresolvableReference, "Nowhere"),
+        (("TABLE: !Ref Records", "TABLE: !GetAtt Records.Colour"), UnresolvableReference, "Colour"),
+        (
+            ("TABLE: !Ref Records", "TABLE: !ImportValue shared"),
+            UnsupportedIntrinsic,
+            "ImportValue",
+        ),
+        (("Default: dev", "Default: staging"), ParameterError, "staging"),
+    ],
+)
+def test_template_mistakes_are_named(
+    tmp_path: Path, change: tuple[str, str], error: type[Exception], message: str
+) -> None:
+    path = _tiny(tmp_path, TINY.replace(*change))
+
+    with pytest.raises(error, match=message):
+        load_template(path)
+
+
+def test_unknown_parameter_override_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match="Stge"):
+        load_template(_tiny(tmp_path), {"Stge": "prod"})
