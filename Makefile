@@ -47,7 +47,7 @@ TEMPLATE := template.yaml
 step = @printf '\n\033[1m==> %s\033[0m\n' "$(1)"
 
 .PHONY: help venv test lint format typecheck unit pytest cfn-lint validate build clean distclean
-.PHONY: node asl-validate
+.PHONY: node asl-validate demo up asl
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_.-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -131,11 +131,17 @@ build: $(STAMP) ## sam build (no container): layer for arm64 + the four function
 	$(call step,sam build)
 	sam build --template-file $(TEMPLATE)
 
-# --------------------------------------------------------------------------- later
-# Hooks for targets to come (not defined yet): `demo` (end-to-end walk-through against the
-# local stack), `up` (start the local stack: AWS emulator + provider sandboxes), `bench`
-# (latency/throughput against the local stack, results in bench/results/). Add them here,
-# each depending on $(STAMP) so a fresh clone works with nothing typed first.
+# --------------------------------------------------------------------------- local stack
+
+demo: $(STAMP) ## the whole service locally, end to end: refunds, API, pollers, DynamoDB (< 1 min)
+	$(call step,demo)
+	python -m devstack demo
+
+up: $(STAMP) ## run the local stack until Ctrl-C: API on :3000, moto on :4570, sandboxes on :8101-8104
+	python -m devstack up
+
+asl: $(STAMP) ## regenerate statemachine/refund_poller.asl.json from the poller's schedule ladder
+	python -m devstack.poller_asl
 
 # --------------------------------------------------------------------------- cleanup
 

@@ -143,31 +143,14 @@ def payload_refund_id(provider: str, body: Any) -> str:
     return str(body["id"])
 
 
-def records_table_properties() -> dict[str, Any]:
-    """RefundRecordsTable's properties as template.yaml declares them (no hand-kept copy)."""
-    from cfnlint.decode import decode
-
-    template, matches = decode(str(Path(__file__).parent.parent / "template.yaml"))
-    assert template is not None, matches
-    properties: dict[str, Any] = template["Resources"]["RefundRecordsTable"]["Properties"]
-    return properties
-
-
 def create_records_table(client: Any, name: str = "refund-records") -> str:
-    """Create the records table in `client` (moto or DynamoDB Local) from the template."""
-    properties = records_table_properties()
-    client.create_table(
-        TableName=name,
-        KeySchema=properties["KeySchema"],
-        AttributeDefinitions=properties["AttributeDefinitions"],
-        BillingMode=properties["BillingMode"],
-    )
-    ttl = properties["TimeToLiveSpecification"]
-    client.update_time_to_live(
-        TableName=name,
-        TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
-    )
-    return name
+    """Create the records table in `client` (moto or DynamoDB Local) as template.yaml declares
+    it (read by the local stack's own template loader, never a hand-kept copy)."""
+    from devstack.aws.template import load_template
+    from tests.dynamodb_local import create_table
+
+    template = load_template(Path(__file__).parent.parent / "template.yaml")
+    return create_table(client, template.tables["RefundRecordsTable"], name=name)
 
 
 @contextlib.contextmanager

@@ -95,7 +95,11 @@ class RefundRecords:
             attempt = _next_attempt(refund, current)
             stored = current.get("status", {}).get("S")
         checks = self.count_check(
-            refund.provider, refund.refund_id, checked_at=checked_at, error_code=None
+            refund.provider,
+            refund.refund_id,
+            checked_at=checked_at,
+            error_code=None,
+            execution_arn=execution_arn,
         )
         return WriteResult(
             WriteOutcome.COUNTED, checks, RefundStatus(stored) if stored else refund.status
@@ -119,7 +123,7 @@ class RefundRecords:
                 ReturnValues="UPDATED_NEW",
             )
         except self._client.exceptions.ConditionalCheckFailedException:
-            answer = self._client.update_item(
+            self._client.update_item(
                 TableName=self._table,
                 Key=key,
                 UpdateExpression=(
@@ -132,8 +136,10 @@ class RefundRecords:
                     ":provider": {"S": provider},
                     ":refund_id": {"S": refund_id},
                 },
-                ReturnValues="UPDATED_NEW",
             )
+            # A new execution's first call; UPDATED_NEW would omit an attribute whose value
+            # did not change (a reset from 1 to 1), so the count is not read back.
+            return 1
         return int(answer["Attributes"]["poll_checks"]["N"])
 
     def count_check(
