@@ -148,6 +148,11 @@ def test_a_new_refund_not_found_is_looked_for_again_then_fails(records: RefundRe
     assert record["last_error"] == "refund_not_found"
 
 
+def test_a_shortened_run_also_shortens_the_not_found_grace() -> None:
+    assert check_event(first_check_seconds=2).watch.not_found_grace_seconds == 6
+    assert check_event().watch.not_found_grace_seconds == 300
+
+
 def test_auth_failure_ends_the_poll_at_once(records: RefundRecords) -> None:
     clients = FakeClients(ProviderAuthFailed("rejected", provider="surecart"))
     with pytest.raises(ProviderAuthFailed):

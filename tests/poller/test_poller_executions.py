@@ -1,0 +1,236 @@
+"""The real poller ASL, executed by moto's Step Functions, calling the real provider functions
+(each in its own worker process) against the provider sandboxes over HTTP, with the records in
+moto's DynamoDB: the resources all come from template.yaml (devstack.aws.LocalAws).
+
+Waits are shortened through the execution input overrides of contract section 5, as a user
+would; nothing in the ASL is edited.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.aws.emulator import LocalAws
+from devstack.sandboxes import Sandbox, start_sandbox
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+FAST = {"first_check_seconds": 1, "max_interval_seconds": 1}
+POLLER = "RefundPoller"
+
+
+@dataclass
+class Stack:
+    aws: LocalAws
+    sandboxes: dict[str, Sandbox]
+
+    def record(self, provider: str, refund_id: str) -> dict[str, Any]:
+        from refund_core.poller.records import RefundRecords
+
+        table = next(iter(self.aws.template.tables.values())).name
+        found = RefundRecords(self.aws.client("dynamodb"), table).get(provider, refund_id)
+        assert found is not None, f"no record for {provider}/{refund_id}"
+        return found
+
+    def poll(self, provider: str, refund_id: str, **overrides: Any) -> dict[str, Any]:
+        execution_input = {"provider": provider, "refund_id": refund_id, **FAST, **overrides}
+        # Named as the watch function would (moto names an unnamed execution "None").
+        name = f"{provider}-{refund_id}-{uuid.uuid4().hex[:8]}"
+        described = self.aws.run_execution(POLLER, execution_input, name=name, timeout=90)
+        return dict(described)
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    providers = ("surecart", "gr4vy", "convergegate")
+    sandboxes = {p: start_sandbox(p) for p in providers}
+    try:
+        with LocalAws(TEMPLATE) as aws:
+            for provider, sandbox in sandboxes.items():
+                title = {"surecart": "SureCart", "gr4vy": "Gr4vy", "convergegate": "ConvergeGate"}
+                aws.put_secret(f"{title[provider]}Secret", sandbox.credentials)
+            yield Stack(aws, sandboxes)
+    finally:
+        for sandbox in sandboxes.values():
+            sandbox.stop()
+
+
+def statuses(record: dict[str, Any]) -> list[str]:
+    return [entry["status"] for entry in record["history"]]
+
+
+def test_pending_then_succeeded_ends_with_the_refund_as_output(stack: Stack) -> None:
+    sandbox = stack.sandboxes["surecart"]
+    refund_id = sandbox.create_refund(amount=1450, life=["pending", "pending", "succeeded"])
+    described = stack.poll("surecart", refund_id)
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert (output["status"], output["terminal"], output["amount"]) == ("succeeded", True, 1450)
+    assert output["refund_id"] == refund_id
+    record = stack.record("surecart", refund_id)
+    assert statuses(record) == ["pending", "succeeded"]
+    assert record["status"] == "succeeded"
+    assert record["polling_state"] == "settled"
+    assert record["checks"] == 3
+    assert record["settled_at"] is not None
+    assert record["execution_arn"] == described["executionArn"]
+    assert sandbox.requests_for(refund_id) == 3
+
+
+def test_gr4vy_through_the_whole_loop_with_its_signed_tokens(stack: Stack) -> None:
+    sandbox = stack.sandboxes["gr4vy"]
+    refund_id = sandbox.create_refund(amount=1299, currency="USD", life=["processing", "declined"])
+    described = stack.poll("gr4vy", refund_id)
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert (output["status"], output["provider_status"]) == ("failed", "declined")
+    assert statuses(stack.record("gr4vy", refund_id)) == ["pending", "failed"]
+
+
+def test_late_failure_is_kept_and_flagged_by_a_refresh_poll(stack: Stack) -> None:
+    sandbox = stack.sandboxes["surecart"]
+    refund_id = sandbox.create_refund(life=["succeeded", "failed"])
+    first = stack.poll("surecart", refund_id)
+    assert json.loads(first["output"])["status"] == "succeeded"
+    second = stack.poll("surecart", refund_id)
+    assert second["status"] == "SUCCEEDED", second
+    assert json.loads(second["output"])["status"] == "failed"
+    record = stack.record("surecart", refund_id)
+    assert record["late_failure"] is True
+    assert record["status"] == "failed"
+    assert statuses(record) == ["succeeded", "failed"]
+
+
+def test_not_found_fails_after_the_grace_period(stack: Stack) -> None:
+    refund_id = f"missing-{uuid.uuid4().hex[:8]}"
+    described = stack.poll("surecart", refund_id)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "RefundNotFound"
+    record = stack.record("surecart", refund_id)
+    assert record["polling_state"] == "not_found"
+    assert record["checks"] >= 2, "a new refund is looked for more than once"
+    assert stack.sandboxes["surecart"].requests_for(refund_id) == record["checks"]
+
+
+def test_auth_failure_fails_fast(stack: Stack) -> None:
+    sandbox = stack.sandboxes["convergegate"]
+    refund_id = sandbox.create_refund(life=["pending", "succeeded"])
+    stack.aws.put_secret(
+        "ConvergeGateSecret", {**sandbox.credentials, "secret_key": "sk_test_wrong"}
+    )
+    stack.aws.lambdas.stop()  # new secret, cold functions: as after a deploy
+    before = sandbox.request_count
+    try:
+        described = stack.poll("convergegate", refund_id)
+    finally:
+        stack.aws.put_secret("ConvergeGateSecret", sandbox.credentials)
+        stack.aws.lambdas.stop()
+    assert described["status"] == "FAILED"
+    assert described["error"] == "ProviderAuthFailed"
+    assert sandbox.request_count - before <= 3
+    assert stack.record("convergegate", refund_id)["polling_state"] == "auth_failed"
+
+
+def test_rate_limits_and_5xx_in_the_middle_never_end_the_poll(stack: Stack) -> None:
+    sandbox = stack.sandboxes["surecart"]
+    refund_id = sandbox.create_refund(life=["pending", "pending", "succeeded"])
+    sandbox.add_fault("rate_limited", refund_id=refund_id, times=1, retry_after=1)
+    sandbox.add_fault("service_unavailable", refund_id=refund_id, times=1)
+    described = stack.poll("surecart", refund_id)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"])["status"] == "succeeded"
+    record = stack.record("surecart", refund_id)
+    assert statuses(record) == ["pending", "succeeded"], "errors never change the status"
+    assert record["checks"] == 5
+    assert record["last_error"] in ("provider_rate_limited", "provider_unavailable")
+
+
+def test_the_time_budget_running_out_is_a_named_failure(stack: Stack) -> None:
+    sandbox = stack.sandboxes["surecart"]
+    refund_id = sandbox.create_refund(life=["pending"])
+    described = stack.poll("surecart", refund_id, budget_seconds=3)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "RefundPollingTimedOut"
+    record = stack.record("surecart", refund_id)
+    assert record["polling_state"] == "timed_out"
+    assert record["status"] == "pending"
+
+
+def test_two_starts_at_once_run_one_poller(stack: Stack) -> None:
+    sandbox = stack.sandboxes["surecart"]
+    refund_id = sandbox.create_refund(life=["pending", "pending", "succeeded"])
+    sfn = stack.aws.client("stepfunctions")
+    poller_arn = stack.aws.template.state_machines[POLLER].arn
+    execution_input = json.dumps({"provider": "surecart", "refund_id": refund_id, **FAST})
+    arns: list[str] = []
+
+    def start() -> None:
+        answer = sfn.start_execution(
+            stateMachineArn=poller_arn, name=f"surecart-{refund_id}", input=execution_input
+        )
+        arns.append(answer["executionArn"])
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(arns) == 2
+    assert arns[0] == arns[1]
+    named = [
+        e
+        for e in sfn.list_executions(stateMachineArn=poller_arn)["executions"]
+        if e["name"] == f"surecart-{refund_id}"
+    ]
+    assert len(named) == 1
+    import time
+
+    deadline = time.monotonic() + 60
+    while sfn.describe_execution(executionArn=arns[0])["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert stack.record("surecart", refund_id)["checks"] == 3
+    assert sandbox.requests_for(refund_id) == 3
+
+
+def test_a_workflow_waits_on_the_poller_with_start_execution_sync(stack: Stack) -> None:
+    sandbox = stack.sandboxes["surecart"]
+    refund_id = sandbox.create_refund(life=["pending", "succeeded"])
+    sfn = stack.aws.client("stepfunctions")
+    poller_arn = stack.aws.template.state_machines[POLLER].arn
+    parent = {
+        "StartAt": "WaitForRefund",
+        "States": {
+            "WaitForRefund": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                "Parameters": {
+                    "StateMachineArn": poller_arn,
+                    "Name.$": "States.Format('surecart-{}', $.refund_id)",
+                    "Input": {"provider": "surecart", "refund_id.$": "$.refund_id", **FAST},
+                },
+                "ResultSelector": {"refund.$": "$.Output", "status.$": "$.Status"},
+                "End": True,
+            }
+        },
+    }
+    parent_arn = sfn.create_state_machine(
+        name=f"order-workflow-{uuid.uuid4().hex[:6]}",
+        definition=json.dumps(parent),
+        roleArn="arn:aws:iam::123456789012:role/order-workflow",
+    )["stateMachineArn"]
+    described = stack.aws.run_execution(
+        parent_arn, {"refund_id": refund_id}, name=f"order-{refund_id}", timeout=90
+    )
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["status"] == "SUCCEEDED"
+    assert output["refund"]["status"] == "succeeded"
+    assert output["refund"]["refund_id"] == refund_id
