@@ -151,7 +151,8 @@ def test_a_poll_that_ended_unsettled_is_restarted_by_a_plain_post(stack: Stack) 
 
 def test_overrides_in_the_body_reach_the_execution_input(stack: Stack) -> None:
     overrides = {"first_check_seconds": 1, "max_interval_seconds": 2, "budget_seconds": 60}
-    _, body = call(stack, "POST", body=json.dumps(overrides))
+    # 60.0 is an integer to JSON Schema, and arrives as one.
+    _, body = call(stack, "POST", body=json.dumps(overrides | {"budget_seconds": 60.0}))
     execution = stack.sfn.describe_execution(executionArn=body["execution_arn"])
     assert json.loads(execution["input"]) == {
         "provider": "surecart",

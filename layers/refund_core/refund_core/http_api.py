@@ -73,6 +73,10 @@ def install_error_handlers(
 
     @app.exception_handler(RefundServiceError)
     def _service_error(error: RefundServiceError) -> Response[str]:
+        if error.provider is None:
+            # Errors raised below the provider layer (settings, secrets, a bad body) still
+            # belong to the provider the request is about.
+            error.provider = provider or _path_provider(app)
         logger.info(
             "request failed",
             extra={"error_code": error.code, "provider": error.provider, "cause": _cause(error)},
@@ -86,7 +90,10 @@ def install_error_handlers(
         allowed = sorted({r.method for r in routes if r.pattern.fullmatch(path)})
         if allowed and event.http_method not in allowed:
             return error_response(
-                MethodNotAllowed(f"{event.http_method} is not allowed here", provider=provider),
+                MethodNotAllowed(
+                    f"{event.http_method} is not allowed here",
+                    provider=provider or _path_provider(app),
+                ),
                 {"Allow": ", ".join(allowed)},
             )
         parameters = event.path_parameters or {}
@@ -100,6 +107,13 @@ def install_error_handlers(
     def _unexpected(error: Exception) -> Response[str]:
         logger.exception("unexpected error", extra={"error_type": type(error).__name__})
         return error_response(RefundServiceError("internal error", provider=provider))
+
+
+def _path_provider(app: APIGatewayRestResolver) -> str | None:
+    from refund_core.providers.registry import PROVIDER_NAMES
+
+    named = (app.current_event.path_parameters or {}).get("provider")
+    return named if named in PROVIDER_NAMES else None
 
 
 def _cause(error: BaseException) -> str | None:

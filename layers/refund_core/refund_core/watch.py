@@ -18,13 +18,13 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from functools import cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from refund_core.errors import (
     ConfigurationError,
@@ -47,14 +47,25 @@ EXECUTION_NAME_MAX = 80
 _RESTARTABLE = {PollingState.NOT_FOUND, PollingState.AUTH_FAILED, PollingState.TIMED_OUT}
 
 
+def _json_integer(value: Any) -> Any:
+    # JSON Schema's integer: 209 and 209.0 are both integers; "209" and true are not.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Seconds = Annotated[int, BeforeValidator(_json_integer)]
+
+
 class WatchOverrides(BaseModel):
     """Optional POST body: the execution input overrides of contract section 5."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: "5", 5.0 or true are not a number of seconds.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    first_check_seconds: int | None = Field(default=None, ge=1, le=21_600)
-    max_interval_seconds: int | None = Field(default=None, ge=1, le=21_600)
-    budget_seconds: int | None = Field(default=None, ge=1, le=31_536_000)
+    first_check_seconds: Seconds | None = Field(default=None, ge=1, le=21_600)
+    max_interval_seconds: Seconds | None = Field(default=None, ge=1, le=21_600)
+    budget_seconds: Seconds | None = Field(default=None, ge=1, le=31_536_000)
 
 
 def execution_name(provider: str, refund_id: str, generation: int) -> str:

@@ -1,0 +1,57 @@
+"""`python -m devstack up|demo`: the local stack by hand, or the scripted demo."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+
+from devstack.stack import (
+    DEFAULT_AWS_PORT,
+    DEFAULT_GATEWAY_PORT,
+    DEFAULT_SANDBOX_PORT,
+    LocalStack,
+    StackPorts,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="run the whole service locally until Ctrl-C")
+    up.add_argument("--port", type=int, default=DEFAULT_GATEWAY_PORT, help="API gateway port")
+    up.add_argument("--aws-port", type=int, default=DEFAULT_AWS_PORT, help="moto server port")
+    up.add_argument(
+        "--sandbox-port", type=int, default=DEFAULT_SANDBOX_PORT,
+        help="first sandbox port (one per provider from there; 0 = any free ports)",
+    )  # fmt: skip
+    commands.add_parser(
+        "demo", help="the scripted end-to-end demo; exits 0 when all is as scripted"
+    )
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from devstack.demo import main as demo
+
+        return demo()
+    return _up(StackPorts(gateway=args.port, aws=args.aws_port, sandbox=args.sandbox_port))
+
+
+def _up(ports: StackPorts) -> int:
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        with LocalStack(ports=ports) as stack:
+            print(stack.banner(stack.seed()), flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                stopped.wait()
+            print("\nstopping…", flush=True)
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""The whole service on one machine: AWS emulated from template.yaml, the provider sandboxes,
+and an API Gateway on loopback, in one process tree.
+
+Everything comes from the same `template.yaml`, handlers and ASL that deploy to AWS: the
+functions run in their own worker processes (devstack.aws), the state machine in moto's
+Step Functions, and each provider function's secret points at that provider's sandbox.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devstack.aws.emulator import LocalAws
+from devstack.aws.template import Function
+from devstack.gateway import LocalApiGateway
+from devstack.sandboxes import Sandbox, start_sandbox
+
+REPO = Path(__file__).resolve().parent.parent
+PROVIDERS = ("convergegate", "surecart", "gr4vy", "shoplazza")
+DEFAULT_GATEWAY_PORT = 3000  # as `sam local start-api`
+DEFAULT_AWS_PORT = 4570  # events/env.json points `sam local` here
+DEFAULT_SANDBOX_PORT = 8101  # convergegate, then +1 per provider
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    """0 for any free port."""
+
+    gateway: int = DEFAULT_GATEWAY_PORT
+    aws: int = DEFAULT_AWS_PORT
+    sandbox: int = DEFAULT_SANDBOX_PORT
+
+    def sandbox_port(self, index: int) -> int:
+        return self.sandbox + index if self.sandbox else 0
+
+
+@dataclass
+class LocalStack:
+    """`with LocalStack() as stack:` everything runs; leaving the block stops it all."""
+
+    ports: StackPorts = field(default_factory=StackPorts)
+    template_path: Path = REPO / "template.yaml"
+    host: str = "127.0.0.1"
+    # Quiet: the functions log warnings only and publish no metrics (the demo's own output
+    # is the point); otherwise their Powertools JSON logs stream to the terminal.
+    quiet: bool = False
+    sandboxes: dict[str, Sandbox] = field(default_factory=dict)
+    aws: LocalAws | None = None
+    gateway: LocalApiGateway | None = None
+
+    def __enter__(self) -> LocalStack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        for index, provider in enumerate(PROVIDERS):
+            port = self.ports.sandbox_port(index)
+            try:
+                self.sandboxes[provider] = start_sandbox(provider, port=port, host=self.host)
+            except OSError:
+                raise OSError(f"port {port} is already in use (the {provider} sandbox)") from None
+        # moto logs every Fail state at ERROR; here they are expected outcomes (not found…).
+        logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+        quiet_env = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+        self.aws = LocalAws(
+            self.template_path,
+            port=self.ports.aws,
+            host=self.host,
+            env_overrides=quiet_env if self.quiet else None,
+        )
+        self.aws.start()
+        for provider, function in self.provider_functions().items():
+            secret_id = function.environment["PROVIDER_SECRET_ID"]
+            self.aws.put_secret(secret_id, self.sandboxes[provider].credentials)
+        api = self.aws.template.api
+        if api is None:
+            raise RuntimeError(f"{self.template_path.name} declares no API")
+        runtime = self.aws.lambdas
+        self.gateway = LocalApiGateway(
+            api, lambda function, event: runtime.invoke(function, event), host=self.host,
+            port=self.ports.gateway,
+        )  # fmt: skip
+        self.gateway.start()
+
+    def stop(self) -> None:
+        if self.gateway is not None:
+            self.gateway.stop()
+            self.gateway = None
+        if self.aws is not None:
+            with contextlib.suppress(Exception):
+                self.aws.stop()
+            self.aws = None
+        for sandbox in self.sandboxes.values():
+            sandbox.stop()
+        self.sandboxes.clear()
+
+    def _running_aws(self) -> LocalAws:
+        if self.aws is None:
+            raise RuntimeError("the local stack is not running")
+        return self.aws
+
+    def provider_functions(self) -> dict[str, Function]:
+        """Each provider's function, known by the secret it reads and the code it runs."""
+        found = {}
+        for function in self._running_aws().template.functions.values():
+            provider = function.code_dir.name
+            if provider in PROVIDERS and "PROVIDER_SECRET_ID" in function.environment:
+                found[provider] = function
+        return found
+
+    @property
+    def url(self) -> str:
+        if self.gateway is None:
+            raise RuntimeError("the local stack is not running")
+        return self.gateway.url
+
+    def seed(self) -> dict[str, dict[str, str]]:
+        """Refunds whose statuses change over a couple of minutes, for trying the API by hand."""
+        lives: dict[str, dict[str, Any]] = {
+            "convergegate": {"pending": [(0, "pending"), (60, "succeeded")], "failed": "failed"},
+            "surecart": {"pending": [(0, "pending"), (60, "succeeded")], "failed": "failed"},
+            "gr4vy": {"pending": [(0, "processing"), (60, "succeeded")], "failed": "declined"},
+            "shoplazza": {"pending": [(0, "processing"), (60, "succeeded")], "failed": "failed"},
+        }
+        seeded: dict[str, dict[str, str]] = {}
+        for provider, by_name in lives.items():
+            sandbox = self.sandboxes[provider]
+            currency = "JPY" if provider == "shoplazza" else "USD"
+            seeded[provider] = {
+                name: sandbox.create_refund(amount=1450, currency=currency, life=life)
+                for name, life in by_name.items()
+            }
+        return seeded
+
+    def banner(self, seeded: dict[str, dict[str, str]]) -> str:
+        aws = self._running_aws()
+        lines = [
+            "refund status service, running locally",
+            f"  API (as API Gateway, SigV4 not checked): {self.url}",
+            f"  AWS emulator (moto: DynamoDB, Secrets Manager, Step Functions): {aws.endpoint_url}",
+        ]
+        lines += [f"  {p} sandbox: {s.base_url}" for p, s in self.sandboxes.items()]
+        lines.append("  seeded refunds (pending turns succeeded after 60 s):")
+        for provider, ids in seeded.items():
+            lines.append(f"    {provider:13} " + "  ".join(f"{k}={v}" for k, v in ids.items()))
+        example = seeded["gr4vy"]["pending"]
+        lines += [
+            "  try:",
+            f"    curl -s {self.url}/refunds/gr4vy/{example}",
+            f"    curl -s -X POST {self.url}/refunds/gr4vy/{example}/watch",
+            f"    curl -s {self.url}/refunds/gr4vy/{example}/watch",
+            f"    curl -s {self.url}/refunds/surecart/no-such-refund",
+            "  Ctrl-C stops everything.",
+        ]
+        return "\n".join(lines)

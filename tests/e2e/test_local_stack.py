@@ -1,0 +1,193 @@
+"""End to end over real HTTP: the local gateway, the real handlers in their own processes,
+moto's Step Functions and DynamoDB, the provider sandboxes."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from devstack.gateway import LocalApiGateway
+from devstack.stack import PROVIDERS, LocalStack
+
+LIVES = {
+    "convergegate": ("pending", "succeeded", "failed", "canceled"),
+    "surecart": ("pending", "succeeded", "failed", "canceled"),
+    "gr4vy": ("processing", "succeeded", "declined", "voided"),
+    "shoplazza": ("processing", "succeeded", "failed"),
+}
+EXPECTED = {
+    "pending": "pending", "processing": "pending", "succeeded": "succeeded",
+    "failed": "failed", "declined": "failed", "canceled": "canceled", "voided": "canceled",
+}  # fmt: skip
+FAST = {"first_check_seconds": 1, "max_interval_seconds": 1, "budget_seconds": 30}
+
+
+@pytest.fixture
+def api(stack: LocalStack) -> httpx.Client:
+    return httpx.Client(base_url=stack.url, timeout=30)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_every_status_through_the_gateway(
+    stack: LocalStack, api: httpx.Client, provider: str
+) -> None:
+    for word in LIVES[provider]:
+        refund_id = stack.sandboxes[provider].create_refund(amount=1000, life=word)
+        answer = api.get(f"/refunds/{provider}/{refund_id}")
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "application/json"
+        body = answer.json()
+        assert (body["provider_status"], body["status"]) == (word, EXPECTED[word])
+        assert body["refund_id"] == refund_id
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [
+        ("not_found", 404, "refund_not_found"),
+        ("unauthorized", 502, "provider_auth_failed"),
+        ("rate_limited", 503, "provider_rate_limited"),
+        ("service_unavailable", 502, "provider_unavailable"),
+        ("drop_connection", 504, "provider_timeout"),
+        ("html", 502, "provider_bad_response"),
+    ],
+)
+def test_the_error_table_through_the_gateway(
+    stack: LocalStack, api: httpx.Client, fault: str, status: int, code: str
+) -> None:
+    sandbox = stack.sandboxes["surecart"]
+    refund_id = sandbox.create_refund(life="pending")
+    sandbox.add_fault(fault, refund_id=refund_id, retry_after=3)
+    answer = api.get(f"/refunds/surecart/{refund_id}")
+    assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
+    assert answer.headers["content-type"] == "application/json"
+    if status == 503:
+        assert answer.headers["retry-after"] == "3"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/refunds/gr4vy/bad.id", 400, "invalid_refund_id"),
+        ("GET", "/refunds/gr4vy/" + "a" * 129, 400, "invalid_refund_id"),
+        ("DELETE", "/refunds/gr4vy/abc", 405, "method_not_allowed"),
+        ("GET", "/refunds/stripe/abc", 404, "route_not_found"),
+        ("GET", "/refunds/gr4vy/", 404, "route_not_found"),
+        ("GET", "/refunds/gr4vy/a/b", 404, "route_not_found"),
+        ("GET", "/nothing-here", 404, "route_not_found"),
+        ("GET", "/refunds/stripe/abc/watch", 404, "route_not_found"),
+    ],
+)
+def test_bad_requests_get_the_error_shape(
+    api: httpx.Client, method: str, path: str, status: int, code: str
+) -> None:
+    answer = api.request(method, path)
+    assert answer.status_code == status
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json()["error"]["code"] == code
+
+
+def test_a_watched_refund_reaches_succeeded_in_dynamodb(
+    stack: LocalStack, api: httpx.Client
+) -> None:
+    refund_id = stack.sandboxes["gr4vy"].create_refund(
+        amount=1299, life=["processing", "processing", "succeeded"]
+    )
+    started = api.post(f"/refunds/gr4vy/{refund_id}/watch", json=FAST)
+    assert started.status_code == 202
+    again = api.post(f"/refunds/gr4vy/{refund_id}/watch", json=FAST)
+    assert again.json()["execution_arn"] == started.json()["execution_arn"]
+    record = _wait_for(api, "gr4vy", refund_id)
+    assert record["status"] == "succeeded"
+    assert record["refund"]["amount"] == 1299
+    assert [h["status"] for h in record["history"]] == ["pending", "succeeded"]
+    # The table itself, as another service would read it.
+    assert stack.aws is not None
+    table = stack.aws.template.tables["RefundRecordsTable"].name
+    item = stack.aws.client("dynamodb").get_item(
+        TableName=table, Key={"pk": {"S": f"gr4vy#{refund_id}"}}
+    )["Item"]
+    assert item["status"]["S"] == "succeeded"
+    assert item["polling_state"]["S"] == "settled"
+    settled = api.post(f"/refunds/gr4vy/{refund_id}/watch")
+    assert settled.status_code == 200
+    assert settled.json()["status"] == "succeeded"
+
+
+def test_a_workflow_waits_on_the_poller_with_start_execution_sync(stack: LocalStack) -> None:
+    assert stack.aws is not None
+    refund_id = stack.sandboxes["shoplazza"].create_refund(
+        amount=5000, currency="JPY", life=["processing", "succeeded"]
+    )
+    poller = stack.aws.template.state_machines["RefundPoller"].arn
+    sfn = stack.aws.client("stepfunctions")
+    parent = sfn.create_state_machine(
+        name="ship-after-refund",
+        roleArn="arn:aws:iam::123456789012:role/ship-after-refund",
+        definition=json.dumps(
+            {
+                "StartAt": "WaitForRefund",
+                "States": {
+                    "WaitForRefund": {
+                        "Type": "Task",
+                        "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                        "Parameters": {
+                            "StateMachineArn": poller,
+                            "Name.$": "States.Format('shoplazza-{}', $.refund_id)",
+                            "Input": {
+                                "provider": "shoplazza",
+                                "refund_id.$": "$.refund_id",
+                                **FAST,
+                            },
+                        },
+                        "OutputPath": "$.Output",
+                        "End": True,
+                    }
+                },
+            }
+        ),
+    )["stateMachineArn"]
+    described = stack.aws.run_execution(
+        parent, {"refund_id": refund_id}, name=f"ship-{refund_id}", timeout=60
+    )
+    assert described["status"] == "SUCCEEDED", described
+    refund = json.loads(described["output"])
+    assert (refund["status"], refund["amount"], refund["currency"]) == ("succeeded", 5000, "JPY")
+
+
+def test_an_oversized_body_is_refused_and_the_stack_keeps_serving(
+    stack: LocalStack, api: httpx.Client
+) -> None:
+    answer = api.post("/refunds/gr4vy/abc/watch", content=b"x" * (10 * 1024 * 1024 + 1))
+    assert answer.status_code == 413
+    assert answer.headers["content-type"] == "application/json"
+    huge_header = {"X-Filler": "y" * 20_000}
+    assert api.get("/refunds/gr4vy/abc", headers=huge_header).status_code in (431, 400)
+    assert api.get("/nothing-here").status_code == 404
+
+
+def test_a_port_in_use_is_a_one_line_error(stack: LocalStack) -> None:
+    assert stack.aws is not None
+    assert stack.aws.template.api is not None
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=f"port {port} .*already in use") as caught:
+            LocalApiGateway(stack.aws.template.api, lambda *_: None, port=port)  # type: ignore[arg-type,return-value]
+    assert "\n" not in str(caught.value)
+
+
+def _wait_for(api: httpx.Client, provider: str, refund_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        record: dict[str, Any] = api.get(f"/refunds/{provider}/{refund_id}/watch").json()
+        if record.get("polling_state") != "polling":
+            return record
+        time.sleep(0.3)
+    raise AssertionError(f"{provider}/{refund_id} still polling")
