@@ -24,7 +24,6 @@ from refund_core.clients import ProviderClients
 from refund_core.errors import InvalidRequest, RefundServiceError
 from refund_core.http_api import RouteShape, install_error_handlers, json_response, path_refund_id
 from refund_core.model import Refund
-from refund_core.poller.check import PollCheckEvent, is_poll_check, run_check, shared_records
 
 LambdaHandler = Callable[[Mapping[str, Any], LambdaContext], dict[str, Any]]
 
@@ -32,19 +31,21 @@ LambdaHandler = Callable[[Mapping[str, Any], LambdaContext], dict[str, Any]]
 def build_lambda_handler(provider: str, *, clients: ProviderClients | None = None) -> LambdaHandler:
     """The decorated `lambda_handler` of `provider`'s function."""
     logger = Logger()
-    tracer = Tracer()
     metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RefundStatus"))
     clients = clients or ProviderClients(provider)
     app = build_provider_api(provider, clients, logger=logger, metrics=metrics)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-    @tracer.capture_lambda_handler(capture_response=False)
+    @_traced
     @metrics.log_metrics
     def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_dimension(name="provider", value=provider)
         metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
         if isinstance(event, Mapping) and "httpMethod" in event:
             return app.resolve(event, context)
+        # Imported here: API calls never need the poller's code (and its DynamoDB client).
+        from refund_core.poller.check import is_poll_check
+
         if is_poll_check(event):
             return check_for_poller(
                 provider, event, context, clients, logger=logger, metrics=metrics
@@ -54,6 +55,18 @@ def build_lambda_handler(provider: str, *, clients: ProviderClients | None = Non
         )
 
     return cast(LambdaHandler, lambda_handler)
+
+
+def _traced[F: Callable[..., Any]](handler: F) -> F:
+    """`Tracer().capture_lambda_handler`, or `handler` itself where tracing is off.
+
+    Building a Tracer imports the X-Ray SDK, which builds a botocore client for its sampler:
+    about 0.1-0.3 s of cold start that a function with tracing off (POWERTOOLS_TRACE_DISABLED,
+    `sam local`, tests) would pay for decorators that do nothing. Tracer's own rule decides.
+    """
+    if Tracer._is_tracer_disabled():  # Powertools' own check (env var, emulators, not Lambda)
+        return handler
+    return cast(F, Tracer().capture_lambda_handler(capture_response=False)(handler))
 
 
 def check_for_poller(
@@ -67,6 +80,8 @@ def check_for_poller(
 ) -> dict[str, Any]:
     """One poller check (Step Functions task). Errors are raised: their class names are the
     state machine's error names."""
+    from refund_core.poller.check import PollCheckEvent, run_check, shared_records
+
     check = PollCheckEvent.parse(event)
     logger.set_correlation_id(check.execution_arn)
     return run_check(

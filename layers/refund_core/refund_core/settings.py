@@ -49,3 +49,11 @@ class ProviderFunctionSettings(BaseModel):
 def provider_function_settings() -> ProviderFunctionSettings:
     """The settings of this execution environment, read on first use (not at import)."""
     return ProviderFunctionSettings.from_environ(os.environ)
+
+
+def required_env(name: str) -> str:
+    """An environment variable the function cannot work without, or `ConfigurationError`."""
+    value = os.environ.get(name, "")
+    if not value:
+        raise ConfigurationError(f"environment variable missing or invalid: {name}")
+    return value

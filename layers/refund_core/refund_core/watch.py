@@ -27,7 +27,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from refund_core.errors import (
-    ConfigurationError,
     InvalidRequest,
     RouteNotFound,
     WatchNotFound,
@@ -36,6 +35,7 @@ from refund_core.http_api import RouteShape, install_error_handlers, json_respon
 from refund_core.poller.check import shared_records
 from refund_core.poller.records import PollingState, RefundRecords, public_record
 from refund_core.providers.registry import PROVIDER_NAMES
+from refund_core.settings import required_env
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions.client import SFNClient
@@ -108,10 +108,7 @@ class Poller:
 def shared_poller() -> Poller:
     import boto3
 
-    arn = os.environ.get(POLLER_ARN_ENV, "")
-    if not arn:
-        raise ConfigurationError(f"environment variable missing or invalid: {POLLER_ARN_ENV}")
-    return Poller(boto3.client("stepfunctions"), arn)
+    return Poller(boto3.client("stepfunctions"), required_env(POLLER_ARN_ENV))
 
 
 def build_watch_handler(

@@ -23,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from refund_core.clients import ProviderClients
 from refund_core.errors import (
-    ConfigurationError,
     InvalidRequest,
     ProviderAuthFailed,
     ProviderError,
@@ -33,6 +32,7 @@ from refund_core.errors import (
 from refund_core.ids import validate_refund_id
 from refund_core.poller.records import PollingState, RefundRecords
 from refund_core.poller.schedule import PollSchedule, next_wait_seconds, pending_error
+from refund_core.settings import required_env
 from refund_core.timestamps import utc_now
 
 RECORDS_TABLE_ENV = "RECORDS_TABLE_NAME"
@@ -96,14 +96,9 @@ def is_poll_check(event: Any) -> bool:
 @cache
 def shared_records() -> RefundRecords:
     """The records table of this execution environment, named by `RECORDS_TABLE_NAME`."""
-    import os
-
     import boto3
 
-    table = os.environ.get(RECORDS_TABLE_ENV, "")
-    if not table:
-        raise ConfigurationError(f"environment variable missing or invalid: {RECORDS_TABLE_ENV}")
-    return RefundRecords(boto3.client("dynamodb"), table)
+    return RefundRecords(boto3.client("dynamodb"), required_env(RECORDS_TABLE_ENV))
 
 
 def run_check(
