@@ -27,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
         "--sandbox-port", type=int, default=DEFAULT_SANDBOX_PORT,
         help="first sandbox port (one per provider from there; 0 = any free ports)",
     )  # fmt: skip
+    up.add_argument(
+        "--docker", action="store_true",
+        help="for `sam local` (see events/env.json): listen on all interfaces and name the "
+        "sandboxes host.docker.internal in the secrets",
+    )  # fmt: skip
     commands.add_parser(
         "demo", help="the scripted end-to-end demo; exits 0 when all is as scripted"
     )
@@ -35,14 +40,15 @@ def main(argv: list[str] | None = None) -> int:
         from devstack.demo import main as demo
 
         return demo()
-    return _up(StackPorts(gateway=args.port, aws=args.aws_port, sandbox=args.sandbox_port))
+    ports = StackPorts(gateway=args.port, aws=args.aws_port, sandbox=args.sandbox_port)
+    return _up(ports, docker_host="host.docker.internal" if args.docker else None)
 
 
-def _up(ports: StackPorts) -> int:
+def _up(ports: StackPorts, docker_host: str | None) -> int:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
-        with LocalStack(ports=ports) as stack:
+        with LocalStack(ports=ports, docker_host=docker_host) as stack:
             print(stack.banner(stack.seed()), flush=True)
             with contextlib.suppress(KeyboardInterrupt):
                 stopped.wait()

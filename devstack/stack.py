@@ -48,6 +48,10 @@ class LocalStack:
     # Quiet: the functions log warnings only and publish no metrics (the demo's own output
     # is the point); otherwise their Powertools JSON logs stream to the terminal.
     quiet: bool = False
+    # For `sam local` (functions in Docker): moto and the sandboxes listen on every interface
+    # and the secrets name the sandboxes by the Docker host's name. The local gateway's own
+    # workers cannot resolve that name, so in this mode call the functions with `sam local`.
+    docker_host: str | None = None
     sandboxes: dict[str, Sandbox] = field(default_factory=dict)
     aws: LocalAws | None = None
     gateway: LocalApiGateway | None = None
@@ -64,10 +68,11 @@ class LocalStack:
         self.stop()
 
     def start(self) -> None:
+        listen = "0.0.0.0" if self.docker_host else self.host  # noqa: S104 - asked for
         for index, provider in enumerate(PROVIDERS):
             port = self.ports.sandbox_port(index)
             try:
-                self.sandboxes[provider] = start_sandbox(provider, port=port, host=self.host)
+                self.sandboxes[provider] = start_sandbox(provider, port=port, host=listen)
             except OSError:
                 raise OSError(f"port {port} is already in use (the {provider} sandbox)") from None
         # moto logs every Fail state at ERROR; here they are expected outcomes (not found…).
@@ -76,13 +81,13 @@ class LocalStack:
         self.aws = LocalAws(
             self.template_path,
             port=self.ports.aws,
-            host=self.host,
+            host=listen,
             env_overrides=quiet_env if self.quiet else None,
         )
         self.aws.start()
         for provider, function in self.provider_functions().items():
             secret_id = function.environment["PROVIDER_SECRET_ID"]
-            self.aws.put_secret(secret_id, self.sandboxes[provider].credentials)
+            self.aws.put_secret(secret_id, self.secret_for(provider))
         api = self.aws.template.api
         if api is None:
             raise RuntimeError(f"{self.template_path.name} declares no API")
@@ -109,6 +114,14 @@ class LocalStack:
         if self.aws is None:
             raise RuntimeError("the local stack is not running")
         return self.aws
+
+    def secret_for(self, provider: str) -> dict[str, str]:
+        """The provider's secret, pointing at its sandbox as the functions will reach it."""
+        sandbox = self.sandboxes[provider]
+        secret = dict(sandbox.credentials)
+        if self.docker_host:
+            secret["base_url"] = f"http://{self.docker_host}:{sandbox.port}"
+        return secret
 
     def provider_functions(self) -> dict[str, Function]:
         """Each provider's function, known by the secret it reads and the code it runs."""
