@@ -32,6 +32,7 @@ from devstack.aws.template import Api, Route
 # API Gateway's own limits: a 10 MB payload, 10,240 bytes of headers.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_HEADER_BYTES = 10_240
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 API_ID = "local000001"
 ACCOUNT_ID = "123456789012"
 
@@ -210,6 +211,15 @@ def function_answer(result: InvokeResult) -> GatewayAnswer | None:
     return GatewayAnswer(payload["statusCode"], headers, body)
 
 
+def _drain(stream: Any, length: int) -> None:
+    remaining = length
+    while remaining > 0:
+        chunk = stream.read(min(remaining, 1 << 16))
+        if not chunk:
+            return
+        remaining -= len(chunk)
+
+
 class LocalApiGateway:
     """The HTTP server: `with LocalApiGateway(api, invoke, port=3000) as gateway: ...`."""
 
@@ -315,7 +325,11 @@ class LocalApiGateway:
                     return gateway_response(gateway.api, "BAD_REQUEST_BODY", 400, "Bad request")
                 length = int(length_text)
                 if length > MAX_BODY_BYTES:
-                    self.close_connection = True  # the body is not read: drop the connection
+                    # Read (and drop) what the client is still sending, so it sees the 413
+                    # instead of a reset; past a sane bound, just close.
+                    self.close_connection = True
+                    if length <= DRAIN_LIMIT_BYTES:
+                        _drain(self.rfile, length)
                     return gateway_response(
                         gateway.api, "REQUEST_TOO_LARGE", 413, "Request Too Long"
                     )
