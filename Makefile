@@ -36,7 +36,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 # Fake credentials and a region for the offline gate (sam validate/build, cfn-lint, moto in
 # tests). Target-specific, so later deploy targets see the caller's real credentials.
-OFFLINE_TARGETS := test lint typecheck unit pytest cfn-lint validate build
+OFFLINE_TARGETS := test lint typecheck unit pytest cfn-lint validate build bench bench-quick
 $(OFFLINE_TARGETS): export AWS_ACCESS_KEY_ID := testing
 $(OFFLINE_TARGETS): export AWS_SECRET_ACCESS_KEY := testing
 $(OFFLINE_TARGETS): export AWS_DEFAULT_REGION := us-east-1
@@ -47,7 +47,7 @@ TEMPLATE := template.yaml
 step = @printf '\n\033[1m==> %s\033[0m\n' "$(1)"
 
 .PHONY: help venv test lint format typecheck unit pytest cfn-lint validate build clean distclean
-.PHONY: node asl-validate demo up asl
+.PHONY: node asl-validate demo up asl bench bench-quick
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_.-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -142,6 +142,18 @@ up: $(STAMP) ## run the local stack until Ctrl-C: API on :3000, moto on :4570, s
 
 asl: $(STAMP) ## regenerate statemachine/refund_poller.asl.json from the poller's schedule ladder
 	python -m devstack.poller_asl
+
+# --------------------------------------------------------------------------- benchmarks
+# Against the sandboxes and moto on loopback (no AWS). Sizes read .aws-sam/build (`make build`
+# runs first when it is missing). Bars are read from the table, never enforced: exit 0 either way.
+
+bench: $(STAMP) ## benchmarks, full run (~3 min): table, bench/results/latest.json, docs/polling.png
+	$(call step,bench)
+	python -m bench
+
+bench-quick: $(STAMP) ## benchmarks with few samples (CI: proves they still run, < 1 min)
+	$(call step,bench --quick)
+	python -m bench --quick
 
 # --------------------------------------------------------------------------- cleanup
 

@@ -1,0 +1,190 @@
+"""`python -m bench [--quick] [--only warm,cold,memory,size,polling]`: every figure of the
+benchmarks, each next to its comparison measured in the same run; a table on stdout, the
+figures in bench/results/latest.json, the polling picture in docs/polling.png.
+
+--quick (what CI runs) takes few samples, only to prove the benchmarks still run: its figures
+mean nothing, and its picture goes to bench/results/ so the committed one is not replaced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from bench import cold, polling_plot, report, size
+from bench.children import run_child
+from bench.env import PROVIDERS, ROOT, BenchEnv
+from bench.stats import summary
+
+RESULTS = ROOT / "bench" / "results"
+PARTS = ("warm", "cold", "memory", "size", "polling")
+
+
+def settings(quick: bool) -> dict[str, int]:
+    if quick:
+        return {
+            "warm_calls": 60,
+            "warmup": 10,
+            "cold_runs": 2,
+            "memory_calls": 300,
+            "memory_mark": 50,
+            "polling_runs": 5,
+            "plot_runs": 3,
+            "plot_points": 40,
+        }
+    return {
+        "warm_calls": 1000,
+        "warmup": 100,
+        "cold_runs": 15,
+        "memory_calls": 2000,
+        "memory_mark": 200,
+        "polling_runs": 200,
+        "plot_runs": 20,
+        "plot_points": 240,
+    }
+
+
+def measure_warm(env: BenchEnv, calls: int, warmup: int) -> dict[str, Any]:
+    providers: dict[str, Any] = {}
+    for provider in PROVIDERS:
+        target = env.targets[provider]
+        job = {"spec": target.spec(), "calls": calls, "warmup": warmup}
+        samples = run_child("bench.warm", job, env.child_env(provider))
+        contenders = {name: summary(values) for name, values in samples.items()}
+        ours, floor = contenders["ours"], contenders["floor"]
+        row: dict[str, Any] = {
+            "contenders": contenders,
+            "ratio_median": ours["median"] / floor["median"],
+            "ratio_p99": ours["p99"] / floor["p99"],
+        }
+        if "gr4vy_sdk" in contenders:
+            row["ratio_sdk_over_ours"] = contenders["gr4vy_sdk"]["median"] / ours["median"]
+        if "requests" in contenders:
+            row["ratio_requests_over_ours"] = contenders["requests"]["median"] / ours["median"]
+        providers[provider] = row
+    return {"calls": calls, "warmup": warmup, "unit": "ns", "providers": providers}
+
+
+def measure_memory(env: BenchEnv, calls: int, mark: int) -> dict[str, Any]:
+    providers = {
+        provider: run_child(
+            "bench.memory",
+            {"spec": env.targets[provider].spec(), "calls": calls, "mark": mark},
+            env.child_env(provider),
+        )
+        for provider in PROVIDERS
+    }
+    return {"calls": calls, "mark": mark, "providers": providers}
+
+
+def measure_polling(quick: bool, conf: dict[str, int]) -> tuple[dict[str, Any], str]:
+    from bench import poller_cost
+
+    computed = poller_cost.compute(runs=conf["polling_runs"])
+    path = RESULTS / "polling-quick.png" if quick else polling_plot.OUTPUT
+    polling_plot.draw(path, points=conf["plot_points"], runs=conf["plot_runs"])
+    text = "\n".join(
+        [
+            f"5. Polling cost per refund (bench/poller_cost.py: {computed.runs} seeded runs, ours; "
+            f"provider {computed.provider}); picture: {path.relative_to(ROOT)}",
+            poller_cost.format_table(computed),
+            poller_cost.format_bars(computed),
+        ]
+    )
+    return {**computed.as_dict(), "picture": str(path.relative_to(ROOT))}, text
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next(
+                (
+                    line.split(":", 1)[1].strip()
+                    for line in cpuinfo
+                    if line.startswith("model name")
+                ),
+                "",
+            )
+    except OSError:
+        pass
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu": model,
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="few samples: proves it runs")
+    parser.add_argument("--only", default=",".join(PARTS), help=f"comma list of {PARTS}")
+    parser.add_argument("--out", default=str(RESULTS / "latest.json"))
+    args = parser.parse_args(argv)
+    parts = [p for p in args.only.split(",") if p]
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts {sorted(unknown)}")
+    conf = settings(args.quick)
+    started = time.monotonic()
+    out: dict[str, Any] = {
+        "mode": "quick" if args.quick else "full",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "settings": conf,
+    }
+    sections: list[str] = []
+    if {"warm", "cold", "memory"} & set(parts):
+        with BenchEnv() as env:
+            if "warm" in parts:
+                out["warm"] = measure_warm(env, conf["warm_calls"], conf["warmup"])
+                sections.append(report.format_warm(out["warm"]))
+            if "cold" in parts:
+                out["cold"] = cold.measure(env, conf["cold_runs"])
+                sections.append(report.format_cold(out["cold"]))
+            if "memory" in parts:
+                out["memory"] = measure_memory(env, conf["memory_calls"], conf["memory_mark"])
+                sections.append(report.format_memory(out["memory"]))
+    if "size" in parts:
+        out["size"] = size.measure()
+        sections.append(report.format_size(out["size"]))
+    if "polling" in parts:
+        out["polling"], text = measure_polling(args.quick, conf)
+        sections.append(text)
+    bars = report.all_bars(out)
+    out["bars"] = [{"name": n, "value": v, "limit": lim, "passed": ok} for n, v, lim, ok in bars]
+    out["seconds"] = round(time.monotonic() - started, 1)
+    m = out["machine"]
+    print(
+        f"Benchmarks ({out['mode']}): {m['cpu'] or m['machine']}, {m['cpus']} CPUs, "
+        f"Python {m['python']}, load {m['load_average'][0]:.2f}, {out['seconds']} s"
+    )
+    if args.quick:
+        print("QUICK MODE: few samples; these figures prove the benchmarks run, nothing more.")
+    for section in sections:
+        print()
+        print(section)
+    if bars:
+        print()
+        print(report.format_bars(bars))
+    path = os.path.abspath(args.out)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as file:
+        json.dump(out, file, indent=2)
+        file.write("\n")
+    print(f"\nwrote {os.path.relpath(path, ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
