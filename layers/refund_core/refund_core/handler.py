@@ -39,8 +39,8 @@ def build_lambda_handler(provider: str, *, clients: ProviderClients | None = Non
     @_traced
     @metrics.log_metrics
     def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        # (No request counter: Lambda's own Invocations metric is that.)
         metrics.add_dimension(name="provider", value=provider)
-        metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
         if isinstance(event, Mapping) and "httpMethod" in event:
             return app.resolve(event, context)
         # Imported here: API calls never need the poller's code (and its DynamoDB client).
