@@ -16,7 +16,6 @@ import base64
 import json
 import re
 import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -299,7 +298,6 @@ class LocalApiGateway:
             disable_nagle_algorithm = True  # headers and body in one segment: no 40 ms stalls
 
             def _serve(self) -> None:
-                started = time.perf_counter()
                 answer = self._answer()
                 self.send_response(answer.status)
                 for name, value in answer.headers:
@@ -307,10 +305,13 @@ class LocalApiGateway:
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(answer.body)))
                 self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+                if self.close_connection:
+                    # Said out loud, or a keep-alive client sends its next request into a
+                    # socket we are closing.
+                    self.send_header("Connection", "close")
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(answer.body)
-                self._elapsed_ms = (time.perf_counter() - started) * 1000
 
             def _answer(self) -> GatewayAnswer:
                 header_bytes = sum(len(k) + len(v) + 4 for k, v in self.headers.items())

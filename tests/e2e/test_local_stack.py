@@ -166,6 +166,9 @@ def test_an_oversized_body_is_refused_and_the_stack_keeps_serving(
     answer = api.post("/refunds/gr4vy/abc/watch", content=b"x" * (10 * 1024 * 1024 + 1))
     assert answer.status_code == 413
     assert answer.headers["content-type"] == "application/json"
+    # The gateway closes after a refused body, and says so: a keep-alive client must not send
+    # its next request into that socket.
+    assert answer.headers["connection"] == "close"
     huge_header = {"X-Filler": "y" * 20_000}
     assert api.get("/refunds/gr4vy/abc", headers=huge_header).status_code in (431, 400)
     assert api.get("/nothing-here").status_code == 404
