@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.metrics import MetricUnit
 
 from refund_core.errors import (
     InvalidRefundId,
@@ -65,11 +66,19 @@ def install_error_handlers(
     app: APIGatewayRestResolver,
     *,
     logger: Logger,
+    metrics: Metrics,
     routes: Sequence[RouteShape],
     provider: str | None = None,
     refund_path_prefix: str | None = None,
 ) -> None:
-    """Every failure answers the contract's JSON error shape; nothing answers a stack trace."""
+    """Every failure answers the contract's JSON error shape; nothing answers a stack trace.
+
+    Each error answer is counted once, as the metric `Error_<code>`, here and nowhere else.
+    """
+
+    def answer(error: RefundServiceError, headers: dict[str, str] | None = None) -> Response[str]:
+        metrics.add_metric(name=f"Error_{error.code}", unit=MetricUnit.Count, value=1)
+        return error_response(error, headers)
 
     @app.exception_handler(RefundServiceError)
     def _service_error(error: RefundServiceError) -> Response[str]:
@@ -81,7 +90,7 @@ def install_error_handlers(
             "request failed",
             extra={"error_code": error.code, "provider": error.provider, "cause": _cause(error)},
         )
-        return error_response(error)
+        return answer(error)
 
     @app.exception_handler(NotFoundError)
     def _route_miss(_: NotFoundError) -> Response[str]:
@@ -89,7 +98,7 @@ def install_error_handlers(
         path = event.path or ""
         allowed = sorted({r.method for r in routes if r.pattern.fullmatch(path)})
         if allowed and event.http_method not in allowed:
-            return error_response(
+            return answer(
                 MethodNotAllowed(
                     f"{event.http_method} is not allowed here",
                     provider=provider or _path_provider(app),
@@ -100,13 +109,13 @@ def install_error_handlers(
         if "refund_id" in parameters and refund_path_prefix and path.startswith(refund_path_prefix):
             # API Gateway matched `{refund_id}` but our route did not: an id holding `/`,
             # an empty id. It is the id that is wrong, not the route.
-            return error_response(InvalidRefundId(INVALID_REFUND_ID_MESSAGE, provider=provider))
-        return error_response(RouteNotFound("no such route", provider=provider))
+            return answer(InvalidRefundId(INVALID_REFUND_ID_MESSAGE, provider=provider))
+        return answer(RouteNotFound("no such route", provider=provider))
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response[str]:
         logger.exception("unexpected error", extra={"error_type": type(error).__name__})
-        return error_response(RefundServiceError("internal error", provider=provider))
+        return answer(RefundServiceError("internal error", provider=provider))
 
 
 def _path_provider(app: APIGatewayRestResolver) -> str | None:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -120,14 +121,12 @@ def build_watch_handler(
     logger = Logger()
     tracer = Tracer()
     metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RefundStatus"))
-    app = build_watch_api(records=records, poller=poller, logger=logger)
+    app = build_watch_api(records=records, poller=poller, logger=logger, metrics=metrics)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
     def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
-        from aws_lambda_powertools.metrics import MetricUnit
-
         metrics.add_metric(name="WatchRequests", unit=MetricUnit.Count, value=1)
         if isinstance(event, Mapping) and "httpMethod" in event:
             return app.resolve(event, context)
@@ -141,6 +140,7 @@ def build_watch_api(
     records: Callable[[], RefundRecords],
     poller: Callable[[], Poller],
     logger: Logger,
+    metrics: Metrics,
 ) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver()
     watch_path = "/refunds/<provider>/<refund_id>/watch"
@@ -197,6 +197,7 @@ def build_watch_api(
     install_error_handlers(
         app,
         logger=logger,
+        metrics=metrics,
         routes=[
             RouteShape("GET", re.compile(r"/refunds/[^/]+/[^/]+/watch")),
             RouteShape("POST", re.compile(r"/refunds/[^/]+/[^/]+/watch")),
