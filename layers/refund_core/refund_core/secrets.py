@@ -27,17 +27,41 @@ def _silence_wire_logs() -> None:
 def read_secret_text(secret_id: str, *, max_age_seconds: int, force_fetch: bool = False) -> str:
     """The secret's string value, cached by Powertools for `max_age_seconds`."""
     _silence_wire_logs()
-    # Imported here: Powertools Parameters pulls in boto3, which only the first call needs.
+    # Imported here, not at the top: modules that only parse secrets need no boto3.
     from aws_lambda_powertools.utilities.parameters import get_secret
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+    from botocore.exceptions import BotoCoreError
 
     try:
         value = get_secret(secret_id, max_age=max_age_seconds, force_fetch=force_fetch)
-    except GetParameterError as exc:
+    except (GetParameterError, BotoCoreError) as exc:
+        # BotoCoreError: building the client failed (no region, say), before any request.
         raise ConfigurationError(_UNREADABLE) from exc
     if not isinstance(value, str):
         raise ConfigurationError("the provider secret must be a JSON string, not binary")
     return value
+
+
+def prepare_secrets_client() -> None:
+    """Create the Secrets Manager client `read_secret_text` will use, now, without a call.
+
+    For a function's import (Lambda's INIT phase): importing boto3 and building a client is
+    CPU work that INIT does with burst CPU, while the first invocation would do it at the
+    function's memory-sized share of a vCPU. Best effort: with no region configured (outside
+    Lambda) the client is left to the first read, whose failure answers configuration_error.
+    """
+    _silence_wire_logs()
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+    from botocore.exceptions import BotoCoreError
+
+    if "secrets" in DEFAULT_PROVIDERS:
+        return
+    try:
+        # Where `get_secret` looks for its client, and would create this same one.
+        DEFAULT_PROVIDERS["secrets"] = SecretsProvider()
+    except BotoCoreError:
+        return
 
 
 def parse_secret_json(text: str) -> dict[str, Any]:
