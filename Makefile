@@ -159,9 +159,9 @@ bench-quick: $(STAMP) ## benchmarks with few samples (CI: proves they still run,
 
 clean: ## remove build output and tool caches (keeps .venv)
 	rm -rf .aws-sam build .mypy_cache .ruff_cache .pytest_cache .hypothesis
-	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
-	find . -path ./$(VENV) -prune -o -name '*.egg-info' -type d -prune -exec rm -rf {} +
+	find . \( -path ./$(VENV) -o -path ./.bench-venv \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . \( -path ./$(VENV) -o -path ./.bench-venv \) -prune -o -name '*.egg-info' -type d -prune -exec rm -rf {} +
 
-distclean: clean ## clean, and remove .venv (and node_modules) too
-	rm -rf $(VENV)
+distclean: clean ## clean, and remove .venv, .bench-venv and node_modules too
+	rm -rf $(VENV) .bench-venv
 	rm -rf node_modules

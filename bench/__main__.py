@@ -21,6 +21,7 @@ from typing import Any
 from bench import cold, polling_plot, report, size
 from bench.children import run_child
 from bench.env import PROVIDERS, ROOT, BenchEnv
+from bench.runtime_venv import runtime_env, runtime_python
 from bench.stats import summary
 
 RESULTS = ROOT / "bench" / "results"
@@ -73,11 +74,14 @@ def measure_warm(env: BenchEnv, calls: int, warmup: int) -> dict[str, Any]:
 
 
 def measure_memory(env: BenchEnv, calls: int, mark: int) -> dict[str, Any]:
+    # On the function's own packages: the dev venv's extras would add to the RSS.
+    python = runtime_python()
     providers = {
         provider: run_child(
             "bench.memory",
             {"spec": env.targets[provider].spec(), "calls": calls, "mark": mark},
-            env.child_env(provider),
+            runtime_env(env.child_env(provider)),
+            python=python,
         )
         for provider in PROVIDERS
     }

@@ -13,7 +13,12 @@ from bench.env import ROOT
 
 
 def run_child(
-    module: str, job: dict[str, Any], env: dict[str, str], *, timeout: float = 300
+    module: str,
+    job: dict[str, Any],
+    env: dict[str, str],
+    *,
+    python: str = sys.executable,
+    timeout: float = 300,
 ) -> Any:
     """Run `python -m module JOB OUT`; its stdout (the function's logs and EMF) is discarded,
     as CloudWatch would take it; its stderr is shown only when it fails."""
@@ -21,7 +26,7 @@ def run_child(
         job_path, out_path = Path(tmp) / "job.json", Path(tmp) / "out.json"
         job_path.write_text(json.dumps(job))
         done = subprocess.run(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", module, str(job_path), str(out_path)],
+            [python, "-m", module, str(job_path), str(out_path)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

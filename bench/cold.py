@@ -5,6 +5,9 @@ Figures per function: time to import the handler module, and time to the first a
 (import + the first Secrets Manager fetch from moto + the first provider call). Plus, from one
 more run under `-X importtime`, the ten heaviest imports (cumulative) of our function's cold
 start, first answer included.
+
+Both run on `.bench-venv` (bench/runtime_venv.py): the packages a deployed function has, not
+the dev venv's.
 """
 
 from __future__ import annotations
@@ -13,13 +16,13 @@ import json
 import marshal
 import re
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from bench.env import PROVIDERS, ROOT, BenchEnv
 from bench.lambda_stub import rest_event
+from bench.runtime_venv import runtime_env, runtime_python
 from bench.stats import summary
 
 KINDS = ("ours", "baseline")
@@ -31,9 +34,9 @@ def _run(
 ) -> tuple[dict[str, Any], str]:
     out = tmp / f"{kind}.json"
     done = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, *flags, "-m", "bench._cold", kind, provider, str(event_path), str(out)],
+        [runtime_python(), *flags, "-m", "bench._cold", kind, provider, str(event_path), str(out)],
         cwd=ROOT,
-        env=env.child_env(provider, BASELINE_PROVIDER=provider),
+        env=runtime_env(env.child_env(provider, BASELINE_PROVIDER=provider)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
