@@ -19,6 +19,7 @@ import hashlib
 import shutil
 import subprocess
 import sys
+from functools import cache
 from importlib.metadata import version
 
 from bench.env import ROOT
@@ -44,6 +45,7 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
+@cache  # checked once per bench run, not once per cold-start child
 def runtime_python() -> str:
     """The venv's interpreter, built or rebuilt first when it is missing or out of date."""
     python = VENV / "bin" / "python"

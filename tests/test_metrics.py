@@ -171,3 +171,20 @@ def test_every_poll_check_publishes_a_metric_and_no_warning(
     assert metric_values(blob)["PollChecks"] == [1]
     assert blob["provider"] == PROVIDER
     assert caught == []
+
+
+def test_the_watch_function_counts_a_refused_event_too(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from refund_core.watch import build_watch_handler
+
+    def unused() -> Any:
+        raise AssertionError("a refused event needs no table and no poller")
+
+    handler = build_watch_handler(records=unused, poller=unused)
+    capsys.readouterr()
+    with pytest.raises(Exception, match="REST proxy event") as refused:
+        handler({"hello": 1}, FakeLambdaContext())
+    assert type(refused.value).__name__ == "InvalidRequest"
+    (blob,) = published(capsys.readouterr().out)
+    assert metric_values(blob) == {"WatchRequests": [1], "Error_invalid_request": [1]}

@@ -22,7 +22,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from refund_core.clients import ProviderClients
 from refund_core.errors import InvalidRequest
-from refund_core.http_api import RouteShape, install_error_handlers, json_response, path_refund_id
+from refund_core.http_api import (
+    RouteShape,
+    count_error,
+    install_error_handlers,
+    json_response,
+    path_refund_id,
+)
 from refund_core.model import Refund
 from refund_core.secrets import prepare_secrets_client
 from refund_core.transport import shared_http_client
@@ -57,7 +63,7 @@ def build_lambda_handler(provider: str, *, clients: ProviderClients | None = Non
         refused = InvalidRequest(
             "expected an API Gateway REST proxy event or a poller check", provider=provider
         )
-        metrics.add_metric(name=f"Error_{refused.code}", unit=MetricUnit.Count, value=1)
+        count_error(metrics, refused)
         raise refused
 
     return cast(LambdaHandler, lambda_handler)

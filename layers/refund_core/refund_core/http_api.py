@@ -52,6 +52,11 @@ def error_response(
     return json_response(error.http_status, error.to_body(), extra)
 
 
+def count_error(metrics: Metrics, error: RefundServiceError) -> None:
+    """One `Error_<code>` for one error answered: the only place the metric is named."""
+    metrics.add_metric(name=f"Error_{error.code}", unit=MetricUnit.Count, value=1)
+
+
 def path_refund_id(app: APIGatewayRestResolver, matched: str, *, provider: str) -> str:
     """The refund id API Gateway extracted (already URL-decoded), validated.
 
@@ -73,11 +78,11 @@ def install_error_handlers(
 ) -> None:
     """Every failure answers the contract's JSON error shape; nothing answers a stack trace.
 
-    Each error answer is counted once, as the metric `Error_<code>`, here and nowhere else.
+    Each error answer is counted once (`count_error`), here and not where it was raised.
     """
 
     def answer(error: RefundServiceError, headers: dict[str, str] | None = None) -> Response[str]:
-        metrics.add_metric(name=f"Error_{error.code}", unit=MetricUnit.Count, value=1)
+        count_error(metrics, error)
         return error_response(error, headers)
 
     @app.exception_handler(RefundServiceError)

@@ -43,12 +43,11 @@ def read_secret_text(secret_id: str, *, max_age_seconds: int, force_fetch: bool 
 
 
 def prepare_secrets_client() -> None:
-    """Create the Secrets Manager client `read_secret_text` will use, now, without a call.
+    """Create the Secrets Manager client `read_secret_text` will use, now, without a call
+    (why: `refund_core.handler.prepare_first_call`).
 
-    For a function's import (Lambda's INIT phase): importing boto3 and building a client is
-    CPU work that INIT does with burst CPU, while the first invocation would do it at the
-    function's memory-sized share of a vCPU. Best effort: with no region configured (outside
-    Lambda) the client is left to the first read, whose failure answers configuration_error.
+    Best effort: with no region configured (outside Lambda) the client is left to the first
+    read, whose failure answers configuration_error.
     """
     _silence_wire_logs()
     from aws_lambda_powertools.utilities.parameters import SecretsProvider

@@ -32,7 +32,13 @@ from refund_core.errors import (
     RouteNotFound,
     WatchNotFound,
 )
-from refund_core.http_api import RouteShape, install_error_handlers, json_response, path_refund_id
+from refund_core.http_api import (
+    RouteShape,
+    count_error,
+    install_error_handlers,
+    json_response,
+    path_refund_id,
+)
 from refund_core.poller.check import shared_records
 from refund_core.poller.records import PollingState, RefundRecords, public_record
 from refund_core.providers.registry import PROVIDER_NAMES
@@ -130,7 +136,9 @@ def build_watch_handler(
         metrics.add_metric(name="WatchRequests", unit=MetricUnit.Count, value=1)
         if isinstance(event, Mapping) and "httpMethod" in event:
             return app.resolve(event, context)
-        raise InvalidRequest("expected an API Gateway REST proxy event")
+        refused = InvalidRequest("expected an API Gateway REST proxy event")
+        count_error(metrics, refused)
+        raise refused
 
     return cast(LambdaHandler, lambda_handler)
 
