@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -31,6 +31,7 @@ from refund_core.http_api import (
 )
 from refund_core.model import Refund
 from refund_core.secrets import prepare_secrets_client
+from refund_core.tracing import traced
 from refund_core.transport import shared_http_client
 
 LambdaHandler = Callable[[Mapping[str, Any], LambdaContext], dict[str, Any]]
@@ -46,7 +47,7 @@ def build_lambda_handler(provider: str, *, clients: ProviderClients | None = Non
     app = build_provider_api(provider, clients, logger=logger, metrics=metrics)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-    @_traced
+    @traced
     @metrics.log_metrics
     def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         # (No request counter: Lambda's own Invocations metric is that.)
@@ -79,18 +80,6 @@ def prepare_first_call() -> None:
     """
     shared_http_client()
     prepare_secrets_client()
-
-
-def _traced[F: Callable[..., Any]](handler: F) -> F:
-    """`Tracer().capture_lambda_handler`, or `handler` itself where tracing is off.
-
-    Building a Tracer imports the X-Ray SDK, which builds a botocore client for its sampler:
-    about 0.1-0.3 s of cold start that a function with tracing off (POWERTOOLS_TRACE_DISABLED,
-    `sam local`, tests) would pay for decorators that do nothing. Tracer's own rule decides.
-    """
-    if Tracer._is_tracer_disabled():  # Powertools' own check (env var, emulators, not Lambda)
-        return handler
-    return cast(F, Tracer().capture_lambda_handler(capture_response=False)(handler))
 
 
 def check_for_poller(

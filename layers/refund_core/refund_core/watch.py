@@ -17,17 +17,20 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from refund_core.aws_clients import aws_client
 from refund_core.errors import (
+    ConfigurationError,
     InvalidRequest,
     RouteNotFound,
     WatchNotFound,
@@ -39,10 +42,11 @@ from refund_core.http_api import (
     json_response,
     path_refund_id,
 )
-from refund_core.poller.check import shared_records
+from refund_core.poller.check import RECORDS_TABLE_ENV, shared_records
 from refund_core.poller.records import PollingState, RefundRecords, public_record
 from refund_core.providers.registry import PROVIDER_NAMES
 from refund_core.settings import required_env
+from refund_core.tracing import traced
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions.client import SFNClient
@@ -113,9 +117,21 @@ class Poller:
 
 @cache
 def shared_poller() -> Poller:
-    import boto3
+    return Poller(aws_client("stepfunctions"), required_env(POLLER_ARN_ENV))
 
-    return Poller(boto3.client("stepfunctions"), required_env(POLLER_ARN_ENV))
+
+def prepare_first_call() -> None:
+    """Build at import the DynamoDB and Step Functions clients every watch call needs
+    (why INIT and not the first call: `refund_core.handler.prepare_first_call`).
+
+    Best effort: without the function's env (a test that sets it later) or a region, the
+    clients are left to the first call, whose failure answers configuration_error.
+    """
+    if not (os.environ.get(RECORDS_TABLE_ENV) and os.environ.get(POLLER_ARN_ENV)):
+        return
+    with suppress(ConfigurationError):
+        shared_records()
+        shared_poller()
 
 
 def build_watch_handler(
@@ -125,12 +141,13 @@ def build_watch_handler(
 ) -> LambdaHandler:
     """The decorated `lambda_handler` of the watch function."""
     logger = Logger()
-    tracer = Tracer()
     metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RefundStatus"))
+    if records is shared_records and poller is shared_poller:
+        prepare_first_call()
     app = build_watch_api(records=records, poller=poller, logger=logger, metrics=metrics)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-    @tracer.capture_lambda_handler(capture_response=False)
+    @traced
     @metrics.log_metrics
     def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="WatchRequests", unit=MetricUnit.Count, value=1)

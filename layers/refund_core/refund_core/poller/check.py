@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from refund_core.aws_clients import aws_client
 from refund_core.clients import ProviderClients
 from refund_core.errors import (
     InvalidRequest,
@@ -96,9 +97,7 @@ def is_poll_check(event: Any) -> bool:
 @cache
 def shared_records() -> RefundRecords:
     """The records table of this execution environment, named by `RECORDS_TABLE_NAME`."""
-    import boto3
-
-    return RefundRecords(boto3.client("dynamodb"), required_env(RECORDS_TABLE_ENV))
+    return RefundRecords(aws_client("dynamodb"), required_env(RECORDS_TABLE_ENV))
 
 
 def run_check(
