@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from refund_core.poller.records import PollingState, RefundRecords
+from refund_core.providers.registry import PROVIDER_NAMES
 from refund_core.watch import Poller, build_watch_handler, execution_name
 from tests.helpers import FakeLambdaContext, create_records_table, load_event
 
@@ -132,8 +137,23 @@ def test_refresh_starts_a_new_poll_under_the_next_name(stack: Stack) -> None:
     _settle(stack)
     status, body = call(stack, "POST", query={"refresh": "true"})
     assert status == 202
-    assert body["execution_arn"].endswith(":surecart-re_1-r1")
-    assert sorted(e["name"] for e in executions(stack)) == ["surecart-re_1", "surecart-re_1-r1"]
+    assert body["execution_arn"].endswith(":surecart_r1-re_1")
+    assert sorted(e["name"] for e in executions(stack)) == ["surecart-re_1", "surecart_r1-re_1"]
+
+
+def test_a_refreshed_refund_and_an_id_spelled_like_its_new_poll_get_two_pollers(
+    stack: Stack,
+) -> None:
+    # Refund ids may hold `-` and letters: `re_1-r1` must not land on re_1's second poll.
+    call(stack, "POST")
+    _settle(stack)
+    _, refreshed = call(stack, "POST", query={"refresh": "true"})
+    status, other = call(stack, "POST", refund_id="re_1-r1")
+    assert status == 202
+    assert other["execution_arn"] != refreshed["execution_arn"]
+    execution = stack.sfn.describe_execution(executionArn=other["execution_arn"])
+    assert json.loads(execution["input"])["refund_id"] == "re_1-r1"
+    assert len(executions(stack)) == 3
 
 
 def test_a_poll_that_ended_unsettled_is_restarted_by_a_plain_post(stack: Stack) -> None:
@@ -146,7 +166,7 @@ def test_a_poll_that_ended_unsettled_is_restarted_by_a_plain_post(stack: Stack) 
     )
     status, body = call(stack, "POST")
     assert status == 202
-    assert body["execution_arn"].endswith("-r1")
+    assert body["execution_arn"].endswith(":surecart_r1-re_1")
 
 
 def test_overrides_in_the_body_reach_the_execution_input(stack: Stack) -> None:
@@ -188,6 +208,48 @@ def test_bad_providers_and_ids_get_the_section_4_errors(
 def test_wrong_method_is_405(stack: Stack) -> None:
     status, body = call(stack, "DELETE")
     assert (status, body["error"]["code"]) == (405, "method_not_allowed")
+
+
+REFUND_IDS = st.text(
+    alphabet="abcdefABCDEF0123456789_-r", min_size=1, max_size=128
+)  # the id alphabet, weighted towards what the name forms themselves use
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    first=st.tuples(st.sampled_from(PROVIDER_NAMES), REFUND_IDS, st.integers(0, 12)),
+    second=st.tuples(st.sampled_from(PROVIDER_NAMES), REFUND_IDS, st.integers(0, 12)),
+)
+def test_two_different_polls_never_share_an_execution_name(
+    first: tuple[str, str, int], second: tuple[str, str, int]
+) -> None:
+    names = execution_name(*first), execution_name(*second)
+    for name in names:
+        # Step Functions' limit, and the alphabet that keeps the execution's CloudWatch logs on.
+        assert re.fullmatch(r"[A-Za-z0-9_-]{1,80}", name), name
+    assert (names[0] == names[1]) == (first == second)
+
+
+# What a 128-character id is named by, as an id of its own.
+LONG_ID_DIGEST = hashlib.sha256(b"gr4vy:" + b"x" * 128).hexdigest()[:40]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (("surecart", "re_1", 1), ("surecart", "re_1-r1", 0)),
+        (("surecart", "r1-re_1", 0), ("surecart", "re_1", 1)),
+        (
+            ("gr4vy", "x" * 128, 0),
+            ("gr4vy", hashlib.sha256(b"gr4vy:" + b"x" * 128).hexdigest()[:40], 0),
+        ),
+        (("shoplazza", "y" * 100, 2), ("shoplazza", "y" * 100, 12)),
+    ],
+)
+def test_names_that_once_could_meet_are_apart(
+    first: tuple[str, str, int], second: tuple[str, str, int]
+) -> None:
+    assert execution_name(*first) != execution_name(*second)
 
 
 def test_long_ids_still_get_a_valid_deterministic_name() -> None:

@@ -80,13 +80,24 @@ class WatchOverrides(BaseModel):
 
 
 def execution_name(provider: str, refund_id: str, generation: int) -> str:
-    """The poller execution's name: the same refund and generation always give the same name."""
-    suffix = f"-r{generation}" if generation else ""
-    name = f"{provider}-{refund_id}{suffix}"
+    """The poller execution's name: one name per (provider, refund id, poll generation), and
+    never the same name for two of them.
+
+    Names keep to `A-Z a-z 0-9 _ -` (anything else turns off the execution's CloudWatch
+    logging), the alphabet of refund ids too, so no separator is free: the forms differ in the
+    character right after the provider's name (provider names hold neither `_` nor `-`):
+    `surecart-re_1` (first poll), `surecart_r1-re_1` (after one refresh), and, for an id too
+    long for the 80-character limit, `surecart_h-<sha256>` / `surecart_h1-<sha256>`.
+    """
+    generation_tag = str(generation) if generation else ""
+    if not generation:
+        name = f"{provider}-{refund_id}"
+    else:
+        name = f"{provider}_r{generation_tag}-{refund_id}"
     if len(name) <= EXECUTION_NAME_MAX:
         return name
     digest = hashlib.sha256(f"{provider}:{refund_id}".encode()).hexdigest()[:40]
-    return f"{provider}-{digest}{suffix}"
+    return f"{provider}_h{generation_tag}-{digest}"
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:
