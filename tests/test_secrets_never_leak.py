@@ -20,6 +20,7 @@ import respx
 from moto import mock_aws
 
 from tests.helpers import (
+    CONVERGEGATE_SECRET_KEY,
     SECRET_VALUES,
     SHOPLAZZA_ACCESS_TOKEN,
     SURECART_API_TOKEN,
@@ -33,6 +34,7 @@ from tests.helpers import (
 SURECART_URL = "https://api.surecart.com/v1/refunds/86d3873a-3d4f-47fb-a541-0d8ac61684fe"
 GR4VY_URL = "https://api.sandbox.acme.gr4vy.app/refunds/6a1d4e46-14ed-4fe1-a45d-5f3e6f1f7b3d"
 SHOPLAZZA_URL = "https://acme.myshoplaza.com/openapi/2024-07/shoplazza-payment/refunds/123456"
+CONVERGEGATE_URL = "https://checkout.example-merchant.test/v1/refunds/kLcRRC5P8U68CYe0kVA"
 
 
 def _echo(status: int, content_type: str = "application/json") -> Callable[..., httpx.Response]:
@@ -77,6 +79,24 @@ SCENARIOS: list[tuple[str, str, Any, Any]] = [
     ("shoplazza", SHOPLAZZA_URL, None, _echo(200)),
     ("shoplazza", SHOPLAZZA_URL, {"access_token": SHOPLAZZA_ACCESS_TOKEN, "api_version": 7}, None),
 ]
+
+# Credentials no HTTP header can carry: httpx's refusal would quote the header, value included.
+HEADER_UNSAFE: list[tuple[str, str, dict[str, Any]]] = [
+    ("surecart", SURECART_URL, {"api_token": SURECART_API_TOKEN + "\x00tail"}),
+    ("surecart", SURECART_URL, {"api_token": SURECART_API_TOKEN + "\r\nX-Evil: 1"}),
+    ("surecart", SURECART_URL, {"api_token": SURECART_API_TOKEN + "ü€"}),
+    ("surecart", SURECART_URL, {"api_token": SURECART_API_TOKEN + " two words"}),
+    ("shoplazza", SHOPLAZZA_URL, {"access_token": SHOPLAZZA_ACCESS_TOKEN + "\nzz"}),
+    ("shoplazza", SHOPLAZZA_URL, {"access_token": SHOPLAZZA_ACCESS_TOKEN + "\x7f"}),
+    ("gr4vy", GR4VY_URL, {"merchant_account_id": "acct\r\nX-Evil: 1"}),
+    ("gr4vy", GR4VY_URL, {"merchant_account_id": "compte-é"}),
+    (
+        "convergegate",
+        CONVERGEGATE_URL,
+        {"secret_key": CONVERGEGATE_SECRET_KEY + ":extra"},
+    ),
+]
+SCENARIOS += [(provider, url, override, _echo(200)) for provider, url, override in HEADER_UNSAFE]
 
 
 @pytest.fixture
@@ -125,3 +145,25 @@ def test_no_secret_in_response_logs_or_errors(
     for where, text in haystacks.items():
         for value in (*SECRET_VALUES, pem_body_marker(), "Bearer ey"):
             assert value not in text, f"{value[:12]}… leaked into {where}"
+
+
+@pytest.mark.parametrize(("provider", "url", "override"), HEADER_UNSAFE)
+def test_a_credential_no_header_can_carry_is_a_configuration_error_before_any_call(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, provider: str, url: str, override: dict[str, Any]
+) -> None:
+    aws.create_secret(
+        Name=f"unsafe/{provider}", SecretString=json.dumps(secret_for(provider) | override)
+    )
+    monkeypatch.setenv("PROVIDER_SECRET_ID", f"unsafe/{provider}")
+    module = importlib.import_module(f"functions.{provider}.app")
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.get(url).mock(side_effect=_echo(200))
+        result = module.lambda_handler(load_event(provider, "get_refund"), FakeLambdaContext())
+    error = json.loads(result["body"])["error"]
+    assert (result["statusCode"], error["code"], error["retryable"]) == (
+        500,
+        "configuration_error",
+        False,
+    )
+    assert next(iter(override)) in error["message"], "the message names the key at fault"
+    assert not route.called

@@ -3,14 +3,47 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Self
+import re
+from typing import Annotated, Any, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from refund_core.errors import ConfigurationError
 
 ALLOW_INSECURE_CONTEXT_KEY = "allow_insecure_provider_url"
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
+
+
+def _visible_ascii(value: str) -> str:
+    # A control character or a non-ASCII letter cannot go into an HTTP header: caught here,
+    # it is the secret's fault (configuration_error); caught by httpx, it was a failed call
+    # whose error message quoted the header, credential included.
+    if not _VISIBLE_ASCII.fullmatch(value):
+        raise ValueError("must be visible ASCII characters, without spaces")
+    return value
+
+
+def _visible_ascii_secret(value: SecretStr) -> SecretStr:
+    _visible_ascii(value.get_secret_value())
+    return value
+
+
+# A credential sent in an HTTP header (tokens, keys): never printed, header-safe.
+HeaderSecret = Annotated[
+    SecretStr, Field(min_length=1, max_length=4096), AfterValidator(_visible_ascii_secret)
+]
+# A plain value sent in an HTTP header (an account id).
+HeaderText = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_visible_ascii)]
 
 
 class ProviderCredentials(BaseModel):

@@ -8,7 +8,7 @@ from functools import cache
 
 import httpx
 
-from refund_core.errors import ProviderBadResponse, ProviderTimeout
+from refund_core.errors import ConfigurationError, ProviderBadResponse, ProviderTimeout
 
 # A refund is a few hundred bytes; anything near this is not a refund answer.
 MAX_RESPONSE_BYTES = 256 * 1024
@@ -57,6 +57,12 @@ def send(
             content = _read_bounded(response, deadline=deadline, provider=provider)
         finally:
             response.close()
+    except httpx.LocalProtocolError:
+        # Our own request could not be written (a header value httpx refuses): the secret's
+        # fault. `from None`: httpx's message quotes the header, credential included.
+        raise ConfigurationError(
+            f"the request to {provider} could not be built from the secret", provider=provider
+        ) from None
     except httpx.TimeoutException as exc:
         raise ProviderTimeout(
             f"{provider} did not answer within {timeout_seconds:g} s", provider=provider

@@ -6,9 +6,9 @@ import base64
 from typing import Any
 
 import httpx
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import SecretStr, ValidationError, field_validator
 
-from refund_core.credentials import ProviderCredentials
+from refund_core.credentials import HeaderSecret, ProviderCredentials
 from refund_core.providers.base import ErrorKind
 from refund_core.providers.convergegate.schema import ConvergeGateErrorBody
 
@@ -18,9 +18,17 @@ NOT_FOUND_CODES = frozenset({"resource_missing", "not_found"})
 
 
 class ConvergeGateCredentials(ProviderCredentials):
-    secret_key: SecretStr = Field(min_length=1)
+    secret_key: HeaderSecret
     # No public default host: ConvergeGate hands each merchant its own at onboarding.
     base_url: str
+
+    @field_validator("secret_key")
+    @classmethod
+    def _no_colon(cls, value: SecretStr) -> SecretStr:
+        # Basic auth's user-id cannot hold ':' (RFC 7617): the provider would read a key cut in two.
+        if ":" in value.get_secret_value():
+            raise ValueError("must not contain ':'")
+        return value
 
 
 def build_refund_request(

@@ -7,7 +7,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import Field, SecretStr, ValidationError, field_validator
 
-from refund_core.credentials import ProviderCredentials
+from refund_core.credentials import HeaderText, ProviderCredentials
 from refund_core.providers.base import ErrorKind
 from refund_core.providers.gr4vy.auth import Gr4vyTokenSigner, load_private_key
 from refund_core.providers.gr4vy.schema import Gr4vyErrorBody
@@ -27,7 +27,7 @@ class Gr4vyCredentials(ProviderCredentials):
     instance_id: str = Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
     private_key: SecretStr
     environment: Literal["sandbox", "production"] = "production"
-    merchant_account_id: str | None = Field(default=None, min_length=1, max_length=200)
+    merchant_account_id: HeaderText | None = None
 
     @field_validator("private_key")
     @classmethod

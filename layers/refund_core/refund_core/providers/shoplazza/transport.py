@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, ValidationError
 
-from refund_core.credentials import ProviderCredentials
+from refund_core.credentials import HeaderSecret, ProviderCredentials
 from refund_core.providers.base import ErrorKind
 from refund_core.providers.shoplazza.schema import ShoplazzaErrorBody
 
@@ -43,7 +43,7 @@ NOT_FOUND_CODES = frozenset(
 class ShoplazzaCredentials(ProviderCredentials):
     # A host name only: it becomes the URL's host, so no scheme, path, port or user part.
     store_domain: str = Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
-    access_token: SecretStr = Field(min_length=1)
+    access_token: HeaderSecret
     api_version: str = Field(default=DEFAULT_API_VERSION, pattern=r"^\d{4}-\d{2}$")
 
 

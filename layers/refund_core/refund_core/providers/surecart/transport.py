@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import ValidationError
 
-from refund_core.credentials import ProviderCredentials
+from refund_core.credentials import HeaderSecret, ProviderCredentials
 from refund_core.providers.base import ErrorKind
 from refund_core.providers.surecart.schema import SureCartError
 
@@ -19,7 +19,7 @@ AUTH_TYPES = frozenset({"unauthorized", "forbidden", "authentication_error"})
 
 
 class SureCartCredentials(ProviderCredentials):
-    api_token: SecretStr = Field(min_length=1)
+    api_token: HeaderSecret
 
 
 def build_refund_request(
