@@ -9,10 +9,12 @@ from functools import cache
 import httpx
 
 from refund_core.errors import ConfigurationError, ProviderBadResponse, ProviderTimeout
+from refund_core.http_deadline import call_deadline, deadline_transport
 
 # A refund is a few hundred bytes; anything near this is not a refund answer.
 MAX_RESPONSE_BYTES = 256 * 1024
 USER_AGENT = "refund-status/1.0 (+https://github.com/refund-status)"
+LIMITS = httpx.Limits(max_connections=10, max_keepalive_connections=4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +33,11 @@ def shared_http_client() -> httpx.Client:
 def build_http_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
     """A client as the functions use it; tests pass a transport (mock or loopback)."""
     return httpx.Client(
-        transport=transport,
+        transport=transport or deadline_transport(LIMITS),
         # Per-request timeouts are set from the call's deadline; this is only the fallback.
         timeout=httpx.Timeout(10.0),
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-        limits=httpx.Limits(max_connections=10, max_keepalive_connections=4),
         trust_env=False,
     )
 
@@ -44,7 +45,8 @@ def build_http_client(transport: httpx.BaseTransport | None = None) -> httpx.Cli
 def send(
     client: httpx.Client, request: httpx.Request, *, timeout_seconds: float, provider: str
 ) -> ProviderResponse:
-    """Send `request` and read at most MAX_RESPONSE_BYTES within `timeout_seconds` in all.
+    """Send `request` and read at most MAX_RESPONSE_BYTES within `timeout_seconds` in all
+    (every connect, write and read of the call ends by one deadline: `http_deadline`).
 
     Every failure before a full answer (refused, reset, DNS, a timeout, a dropped connection
     mid-body) is `ProviderTimeout`; an oversized body is `ProviderBadResponse`.
@@ -52,11 +54,12 @@ def send(
     deadline = time.monotonic() + timeout_seconds
     request.extensions["timeout"] = httpx.Timeout(timeout_seconds).as_dict()
     try:
-        response = client.send(request, stream=True)
-        try:
-            content = _read_bounded(response, deadline=deadline, provider=provider)
-        finally:
-            response.close()
+        with call_deadline(deadline):
+            response = client.send(request, stream=True)
+            try:
+                content = _read_bounded(response, deadline=deadline, provider=provider)
+            finally:
+                response.close()
     except httpx.LocalProtocolError:
         # Our own request could not be written (a header value httpx refuses): the secret's
         # fault. `from None`: httpx's message quotes the header, credential included.
