@@ -392,3 +392,61 @@ def test_base_url_in_the_secret_replaces_the_default_host(
     request = _one_request(provider, secret_for(provider, base_url))
 
     assert str(request.url) == base_url.rstrip("/") + path
+
+
+def _refund_object_of(provider: str, body: dict[str, Any]) -> dict[str, Any]:
+    refund: dict[str, Any] = body["data"]["refund_order"] if provider == "shoplazza" else body
+    return refund
+
+
+def _normalized(provider: str, body: dict[str, Any]) -> dict[str, Any]:
+    client = provider_on(provider, RecordingHandler(answer_json(body)))
+    return client.get_refund(payload_refund_id(provider, body)).to_json_dict()
+
+
+@pytest.mark.usefixtures("fixed_now")
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("word", [None, ""])
+def test_a_null_or_empty_status_word_is_unknown_not_an_error(
+    provider: str, word: str | None
+) -> None:
+    body = payload(provider, "status_succeeded")
+    _refund_object_of(provider, body)["status"] = word
+
+    refund = _normalized(provider, body)
+
+    assert (refund["status"], refund["terminal"], refund["provider_status"]) == (
+        "unknown",
+        False,
+        None,
+    )
+
+
+# Contract section 4: "an empty string from the provider is null too", whatever the field's type.
+EMPTY_FIELDS = [
+    ("convergegate", "amount", "amount"),
+    ("convergegate", "created_at", "created_at"),
+    ("convergegate", "livemode", "live_mode"),
+    ("surecart", "amount", "amount"),
+    ("surecart", "created_at", "created_at"),
+    ("surecart", "updated_at", "updated_at"),
+    ("surecart", "live_mode", "live_mode"),
+    ("surecart", "currency", "currency"),
+    ("gr4vy", "amount", "amount"),
+    ("gr4vy", "currency", "currency"),
+    ("gr4vy", "created_at", "created_at"),
+    ("shoplazza", "amount", "amount"),
+    ("shoplazza", "completed_at", "completed_at"),
+]
+
+
+@pytest.mark.usefixtures("fixed_now")
+@pytest.mark.parametrize(("provider", "native", "field"), EMPTY_FIELDS)
+def test_an_empty_string_in_any_field_is_null(provider: str, native: str, field: str) -> None:
+    body = payload(provider, "status_succeeded")
+    _refund_object_of(provider, body)[native] = ""
+
+    refund = _normalized(provider, body)
+
+    assert refund[field] is None
+    assert refund["status"] == "succeeded"

@@ -48,7 +48,7 @@ class Refund(BaseModel):
     provider: str
     refund_id: str
     status: RefundStatus
-    provider_status: str
+    provider_status: str | None
     amount: int | None = Field(default=None, ge=0)
     currency: str | None = None
     reason: str | None = None

@@ -371,7 +371,11 @@ def _observation_write(
                 {
                     "M": {
                         "status": {"S": status.value},
-                        "provider_status": {"S": refund.provider_status},
+                        "provider_status": (
+                            {"NULL": True}
+                            if refund.provider_status is None
+                            else {"S": refund.provider_status}
+                        ),
                         "at": {"S": format_rfc3339(refund.fetched_at)},
                     }
                 }

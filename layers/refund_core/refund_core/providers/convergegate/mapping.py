@@ -26,7 +26,7 @@ def to_refund(native: ConvergeGateRefund, *, refund_id: str, fetched_at: datetim
     return Refund(
         provider="convergegate",
         refund_id=refund_id,
-        status=STATUS_MAP.get(native.status, RefundStatus.UNKNOWN),
+        status=STATUS_MAP.get(native.status or "", RefundStatus.UNKNOWN),
         provider_status=native.status,
         amount=None if native.amount is None else minor_units_from_integer(native.amount),
         currency=normalize_currency(native.currency),

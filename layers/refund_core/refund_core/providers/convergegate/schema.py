@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict
 
-from refund_core.providers.fields import NATIVE_MODEL_CONFIG, OptionalText
+from refund_core.providers.fields import (
+    NATIVE_MODEL_CONFIG,
+    OptionalBool,
+    OptionalEpoch,
+    OptionalInt,
+    OptionalText,
+    StatusWord,
+)
 
 
 class ConvergeGateRefund(BaseModel):
     model_config = NATIVE_MODEL_CONFIG
 
     id: OptionalText = None
-    status: StrictStr = Field(min_length=1)
-    amount: StrictInt | None = None
+    status: StatusWord
+    amount: OptionalInt = None
     # Not documented for refunds; read if a future answer carries it.
     currency: OptionalText = None
     reason: OptionalText = None
-    created_at: StrictInt | StrictFloat | None = None
-    livemode: StrictBool | None = None
+    created_at: OptionalEpoch = None
+    livemode: OptionalBool = None
 
 
 class ConvergeGateError(BaseModel):

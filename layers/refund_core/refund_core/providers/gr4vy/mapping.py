@@ -26,7 +26,7 @@ STATUS_MAP: dict[str, RefundStatus] = {
 def to_refund(
     native: Gr4vyRefund, *, refund_id: str, fetched_at: datetime, live_mode: bool
 ) -> Refund:
-    status = STATUS_MAP.get(native.status, RefundStatus.UNKNOWN)
+    status = STATUS_MAP.get(native.status or "", RefundStatus.UNKNOWN)
     failure_reason = None
     if status is RefundStatus.FAILED:
         failure_reason = native.error_code or native.raw_response_description
@@ -35,7 +35,7 @@ def to_refund(
         refund_id=refund_id,
         status=status,
         provider_status=native.status,
-        amount=minor_units_from_integer(native.amount),
+        amount=None if native.amount is None else minor_units_from_integer(native.amount),
         currency=normalize_currency(native.currency),
         reason=native.reason,
         failure_reason=failure_reason,

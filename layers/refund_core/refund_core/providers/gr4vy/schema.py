@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict
 
-from refund_core.providers.fields import NATIVE_MODEL_CONFIG, OptionalText
+from refund_core.providers.fields import (
+    NATIVE_MODEL_CONFIG,
+    OptionalBool,
+    OptionalInt,
+    OptionalText,
+    StatusWord,
+)
 
 
 class Gr4vyRefund(BaseModel):
@@ -20,9 +26,10 @@ class Gr4vyRefund(BaseModel):
     id: OptionalText = None
     transaction_id: OptionalText = None
     payment_service_refund_id: OptionalText = None
-    status: StrictStr = Field(min_length=1)
-    currency: StrictStr
-    amount: StrictInt
+    status: StatusWord
+    # Required by the SDK's model; an empty value is still null (contract section 4).
+    currency: OptionalText
+    amount: OptionalInt
     reason: OptionalText = None
     target_type: OptionalText = None
     target_id: OptionalText = None
@@ -30,7 +37,7 @@ class Gr4vyRefund(BaseModel):
     reconciliation_id: OptionalText = None
     created_at: OptionalText = None
     updated_at: OptionalText = None
-    settled: StrictBool | None = None
+    settled: OptionalBool = None
     error_code: OptionalText = None
     raw_response_code: OptionalText = None
     raw_response_description: OptionalText = None

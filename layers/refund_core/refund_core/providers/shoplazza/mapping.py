@@ -30,7 +30,7 @@ def to_refund(native: ShoplazzaRefundOrder, *, refund_id: str, fetched_at: datet
     return Refund(
         provider="shoplazza",
         refund_id=refund_id,
-        status=STATUS_MAP.get(native.status, RefundStatus.UNKNOWN),
+        status=STATUS_MAP.get(native.status or "", RefundStatus.UNKNOWN),
         provider_status=native.status,
         amount=amount,
         currency=currency,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr
 
-from refund_core.providers.fields import NATIVE_MODEL_CONFIG, OptionalText
+from refund_core.providers.fields import NATIVE_MODEL_CONFIG, OptionalText, StatusWord
 
 
 class ShoplazzaRefundOrder(BaseModel):
@@ -13,7 +13,7 @@ class ShoplazzaRefundOrder(BaseModel):
     id: StrictStr | StrictInt | None = None
     store_id: StrictStr | StrictInt | None = None
     transaction_order_id: OptionalText = None
-    status: StrictStr = Field(min_length=1)
+    status: StatusWord
     # Decimal strings ("50.00") in the currency's major unit, converted exactly in mapping.
     amount: OptionalText = None
     balance_currency: OptionalText = None

@@ -22,7 +22,7 @@ def to_refund(native: SureCartRefund, *, refund_id: str, fetched_at: datetime) -
     return Refund(
         provider="surecart",
         refund_id=refund_id,
-        status=STATUS_MAP.get(native.status, RefundStatus.UNKNOWN),
+        status=STATUS_MAP.get(native.status or "", RefundStatus.UNKNOWN),
         provider_status=native.status,
         amount=None if native.amount is None else minor_units_from_integer(native.amount),
         currency=normalize_currency(native.currency),

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict
 
-from refund_core.providers.fields import NATIVE_MODEL_CONFIG, OptionalText
+from refund_core.providers.fields import (
+    NATIVE_MODEL_CONFIG,
+    OptionalBool,
+    OptionalInt,
+    OptionalText,
+    StatusWord,
+)
 
 
 class ExpandedObject(BaseModel):
@@ -22,17 +28,17 @@ class SureCartRefund(BaseModel):
 
     id: OptionalText = None
     object: Literal["refund"] | None = None
-    status: StrictStr = Field(min_length=1)
-    amount: StrictInt | None = None
+    status: StatusWord
+    amount: OptionalInt = None
     currency: OptionalText = None
     reason: OptionalText = None
     failure_reason: OptionalText = None
     external_refund_id: OptionalText = None
-    live_mode: StrictBool | None = None
+    live_mode: OptionalBool = None
     # Expandable: an id string, or the object itself when expanded.
     charge: OptionalText | ExpandedObject = None
-    created_at: StrictInt | None = None
-    updated_at: StrictInt | None = None
+    created_at: OptionalInt = None
+    updated_at: OptionalInt = None
 
 
 class SureCartError(BaseModel):
