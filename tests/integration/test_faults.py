@@ -157,6 +157,26 @@ def test_delay_beyond_the_timeout_is_a_quick_504(
     assert_nothing_secret_leaked(function, capsys)
 
 
+def test_a_timeout_below_half_a_second_is_honoured(
+    function: Deployment,
+    sandbox: Sandbox,
+    provider: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The function has 20 s left: only the configured 0.15 s may bound this call.
+    monkeypatch.setenv("PROVIDER_TIMEOUT_SECONDS", "0.15")
+    provider_function_settings.cache_clear()
+    refund_id = sandbox.create_refund()
+    sandbox.add_fault("delay", refund_id=refund_id, seconds=0.4, times=1)
+
+    answer = function.get(refund_id)
+
+    assert_error(answer, 504, "provider_timeout", provider=provider, retryable=True)
+    assert answer.seconds < 0.35, f"the handler took {answer.seconds:.2f} s"
+    assert_nothing_secret_leaked(function, capsys)
+
+
 def test_delay_within_the_timeout_is_answered(
     function: Deployment, sandbox: Sandbox, provider: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -74,6 +74,8 @@ def test_invalid_values_are_refused_without_quoting_any_secret(
         "http://127.0.0.1:8101",
         "http://127.9.9.9",
         "http://localhost:3000",
+        "http://localhost.:3000",
+        "http://LOCALHOST:3000",
         "http://[::1]:8101",
     ],
 )
@@ -92,6 +94,10 @@ def test_https_anywhere_and_http_on_loopback_are_allowed(url: str) -> None:
         "https://api.example.test/?token=x",
         "https://",
         "api.example.test",
+        "https://api.example.test:abc",
+        "https://api.example.test:99999",
+        "https://api.example.test:0",
+        "http://127.0.0.1:65536",
     ],
 )
 def test_other_urls_are_refused(url: str) -> None:

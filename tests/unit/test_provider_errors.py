@@ -297,6 +297,29 @@ def test_429_passes_on_retry_after_http_date(provider: str, fixed_now: datetime)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize(
+    "form",
+    [
+        "%a, %d %b %Y %H:%M:%S GMT",  # IMF-fixdate
+        "%A, %d-%b-%y %H:%M:%S GMT",  # RFC 850
+        "%a %b %e %H:%M:%S %Y",  # asctime: no zone, and GMT all the same (RFC 9110 5.6.7)
+    ],
+)
+def test_429_reads_all_three_http_date_forms(provider: str, form: str, fixed_now: datetime) -> None:
+    when = (fixed_now + timedelta(seconds=120)).strftime(form)
+
+    error = _rate_limited(provider, {"Retry-After": when})
+
+    assert error.retry_after == 120
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_long_retry_after_is_passed_on_up_to_a_day(provider: str) -> None:
+    assert _rate_limited(provider, {"Retry-After": "7200"}).retry_after == 7200
+    assert _rate_limited(provider, {"Retry-After": "9" * 40}).retry_after == 86_400
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_429_with_a_past_http_date_retries_at_once(provider: str, fixed_now: datetime) -> None:
     when = format_datetime(fixed_now - timedelta(hours=1), usegmt=True)
 

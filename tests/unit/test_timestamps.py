@@ -68,6 +68,8 @@ def test_epoch_nonsense_refused(value: Any) -> None:
         ("2024-04-27T22:50:19-08:00", datetime(2024, 4, 28, 6, 50, 19, tzinfo=UTC)),
         ("2024-04-28T00:20:19+05:30", datetime(2024, 4, 27, 18, 50, 19, tzinfo=UTC)),
         ("2024-04-28T06:50:19.5Z", datetime(2024, 4, 28, 6, 50, 19, 500000, tzinfo=UTC)),
+        # RFC 3339 section 5.6: "T" and "Z" may be lower case.
+        ("2024-04-28t06:50:19z", datetime(2024, 4, 28, 6, 50, 19, tzinfo=UTC)),
     ],
 )
 def test_iso8601_to_utc(value: str, expected: datetime) -> None:

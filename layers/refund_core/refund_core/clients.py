@@ -68,9 +68,11 @@ class ProviderClients:
         client = self.get()
         timeout_seconds = client.timeout_seconds
         if time_left_seconds is not None:
-            timeout_seconds = max(
-                min(timeout_seconds, time_left_seconds - DEADLINE_MARGIN_SECONDS),
-                MIN_PROVIDER_TIMEOUT_SECONDS,
+            # The floor applies to what the function's deadline leaves, never to the
+            # configured timeout: PROVIDER_TIMEOUT_SECONDS=0.2 means 0.2 s.
+            timeout_seconds = min(
+                timeout_seconds,
+                max(time_left_seconds - DEADLINE_MARGIN_SECONDS, MIN_PROVIDER_TIMEOUT_SECONDS),
             )
         try:
             return client.get_refund(refund_id, timeout_seconds=timeout_seconds)

@@ -87,6 +87,12 @@ def validate_base_url(url: str, *, allow_insecure: bool) -> str:
     host = parts.hostname or ""
     if not host or parts.username or parts.password or parts.query or parts.fragment:
         raise ValueError("base_url must be a plain https URL")
+    try:
+        port = parts.port  # ValueError when not a number from 0 to 65535
+    except ValueError:
+        raise ValueError("base_url has an invalid port") from None
+    if port == 0:
+        raise ValueError("base_url has an invalid port")
     if parts.scheme == "http" and not (allow_insecure or _is_loopback(host)):
         raise ValueError("base_url must use https (http is allowed on loopback only)")
     if parts.scheme not in ("https", "http"):
@@ -95,7 +101,7 @@ def validate_base_url(url: str, *, allow_insecure: bool) -> str:
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost":
+    if host in ("localhost", "localhost."):  # the second is the same name, fully qualified
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -36,8 +36,10 @@ class ProviderFunctionSettings(BaseModel):
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ProviderFunctionSettings:
+        # An empty variable is an unset one (a blank template parameter gives ""): defaults apply.
+        given = {name: value for name, value in environ.items() if value != ""}
         try:
-            return cls.model_validate(dict(environ))
+            return cls.model_validate(given)
         except ValidationError as exc:
             names = sorted({str(error["loc"][0]) for error in exc.errors()})
             raise ConfigurationError(

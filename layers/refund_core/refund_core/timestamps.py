@@ -33,7 +33,8 @@ def from_iso8601(value: str | None) -> datetime | None:
     if value is None or value == "":
         return None
     try:
-        parsed = datetime.fromisoformat(value)
+        # RFC 3339 allows a lower-case `t` and `z`; nothing else in a timestamp has a case.
+        parsed = datetime.fromisoformat(value.upper() if value.isascii() else value)
     except ValueError:
         # Not chained: datetime's message quotes the provider's text.
         raise ValueError("not an ISO-8601 timestamp") from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import Enum
 from typing import Any, ClassVar, TypeVar, cast
@@ -34,8 +34,9 @@ from refund_core.transport import ProviderResponse, send
 CredentialsT = TypeVar("CredentialsT", bound=ProviderCredentials)
 NativeT = TypeVar("NativeT", bound=BaseModel)
 
-# Longest Retry-After we pass on; a provider asking for more is capped, not obeyed blindly.
-MAX_RETRY_AFTER_SECONDS = 3600
+# Longest Retry-After we pass on (a day); a provider asking for more is capped, so an absurd
+# value never becomes an absurd header.
+MAX_RETRY_AFTER_SECONDS = 86_400
 
 
 class ErrorKind(Enum):
@@ -177,7 +178,8 @@ def parse_retry_after(value: str | None) -> int | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        return None
+        # asctime's form carries no zone; every HTTP-date is GMT (RFC 9110 section 5.6.7).
+        when = when.replace(tzinfo=UTC)
     seconds = int((when - utc_now()).total_seconds() + 0.999)
     return min(max(seconds, 0), MAX_RETRY_AFTER_SECONDS)
 
