@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -90,6 +91,38 @@ def test_a_second_post_while_running_starts_nothing(stack: Stack) -> None:
     second = call(stack, "POST", body=json.dumps({"first_check_seconds": 5}))
     assert first == second
     assert len(executions(stack)) == 1
+
+
+def test_a_post_while_a_workflow_started_poller_runs_starts_nothing(stack: Stack) -> None:
+    # A caller's workflow started the poller under its own name (startExecution.sync:2), and
+    # that execution's first check took the record.
+    theirs = stack.sfn.start_execution(
+        stateMachineArn=stack.state_machine_arn,
+        name="order-42-refund",
+        input=json.dumps({"provider": "surecart", "refund_id": "re_1"}),
+    )["executionArn"]
+    stack.records.begin_check("surecart", "re_1", execution_arn=theirs)
+    status, body = call(stack, "POST")
+    assert (status, body) == (202, {"execution_arn": theirs, "polling_state": "polling"})
+    assert [e["name"] for e in executions(stack)] == ["order-42-refund"]
+    assert stack.records.get("surecart", "re_1")["execution_arn"] == theirs  # type: ignore[index]
+
+
+def test_a_post_after_the_owning_execution_ended_starts_a_poller(stack: Stack) -> None:
+    theirs = stack.sfn.start_execution(
+        stateMachineArn=stack.state_machine_arn, name="order-43-refund", input="{}"
+    )["executionArn"]
+    stack.records.begin_check("surecart", "re_1", execution_arn=theirs)
+    stack.sfn.stop_execution(executionArn=theirs)
+    # (moto aborts an execution it runs a moment after the call.)
+    deadline = time.monotonic() + 10
+    while stack.sfn.describe_execution(executionArn=theirs)["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    status, body = call(stack, "POST")
+    assert status == 202
+    assert body["execution_arn"].endswith(":surecart-re_1")
+    assert len(executions(stack)) == 2
 
 
 def test_get_answers_the_record_and_404_before_any_watch(stack: Stack) -> None:

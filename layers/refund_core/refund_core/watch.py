@@ -125,6 +125,19 @@ class Poller:
             status = self._client.describe_execution(executionArn=arn)["status"]
             return arn, status == "RUNNING"
 
+    def running(self, arn: str) -> bool:
+        """Whether the poller execution `arn` (any name, e.g. one a caller's workflow started
+        with `startExecution.sync:2`) is running now. Another state machine's execution, or
+        one that does not exist, is not."""
+        prefix = self.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":"
+        if not arn.startswith(prefix):
+            return False
+        try:
+            status = self._client.describe_execution(executionArn=arn)["status"]
+        except self._client.exceptions.ExecutionDoesNotExist:
+            return False
+        return status == "RUNNING"
+
 
 @cache
 def shared_poller() -> Poller:
@@ -200,11 +213,18 @@ def build_watch_api(
         )
         if record and state is PollingState.SETTLED and not refresh:
             return json_response(200, public_record(record))
+        started = poller()
+        owner = record.get("execution_arn") if record else None
+        if state is PollingState.POLLING and isinstance(owner, str) and started.running(owner):
+            # Another execution (a caller's workflow may start the poller under its own
+            # name) polls this refund now: start nothing, answer that one.
+            return json_response(
+                202, {"execution_arn": owner, "polling_state": PollingState.POLLING.value}
+            )
         generation = int(record.get("poll_generation", 0)) if record else 0
         if record and ((refresh and state is PollingState.SETTLED) or state in _RESTARTABLE):
             generation = store.next_generation(provider, refund_id, current=generation)
         execution_input = {"provider": provider, "refund_id": refund_id, **overrides}
-        started = poller()
         arn, running = started.start(
             execution_name(provider, refund_id, generation), execution_input
         )
