@@ -38,6 +38,28 @@ TRANSIENT_ERRORS = [
     "Sandbox.Timedout",
     "States.Timeout",
 ]
+# What a failed execution (and a caller's .sync task) says, per error. Static on purpose: the
+# caught Cause is Lambda's error JSON, stack trace and file paths included, and parsing it in
+# the ASL would fail the execution with States.Runtime on a cause that is not JSON.
+_SEE_RECORD = "GET /refunds/{provider}/{refund_id}/watch answers the refund's record."
+FAIL_CAUSES: dict[str | None, str] = {
+    "RefundNotFound": (
+        "The provider still does not know this refund after the not-found grace period. "
+        + _SEE_RECORD
+    ),
+    "ProviderAuthFailed": (
+        "The provider rejected the service's credentials, so the refund cannot be polled. "
+        + _SEE_RECORD
+    ),
+    "RefundPollingTimedOut": (
+        "The polling budget (time or provider calls) ran out before the refund reached a "
+        "final status. " + _SEE_RECORD
+    ),
+    None: (
+        "A poll check failed with this error (e.g. ConfigurationError: the provider's secret "
+        "is missing or malformed), so the refund cannot be polled. " + _SEE_RECORD
+    ),
+}
 SCHEDULE_KEYS = ("first_check_seconds", "max_interval_seconds")
 BUDGET_KEYS = {
     "budget_seconds": "${PollBudgetSeconds}",
@@ -159,11 +181,8 @@ def build() -> dict[str, Any]:
         "NotFound": _fail("RefundNotFound"),
         "AuthFailed": _fail("ProviderAuthFailed"),
         "TimedOut": _fail("RefundPollingTimedOut"),
-        "CheckFailed": {
-            "Type": "Fail",
-            "ErrorPath": "$.error.Error",
-            "CausePath": "$.error.Cause",
-        },
+        # Keeps the check's own error name (ConfigurationError, ...), never its cause.
+        "CheckFailed": {"Type": "Fail", "ErrorPath": "$.error.Error", "Cause": FAIL_CAUSES[None]},
     }
     return {
         "Comment": (
@@ -177,7 +196,7 @@ def build() -> dict[str, Any]:
 
 
 def _fail(error: str) -> dict[str, Any]:
-    return {"Type": "Fail", "Error": error, "CausePath": "$.error.Cause"}
+    return {"Type": "Fail", "Error": error, "Cause": FAIL_CAUSES[error]}
 
 
 def render() -> str:

@@ -44,3 +44,14 @@ def test_failures_have_the_contract_names() -> None:
     states = json.loads(ASL_PATH.read_text())["States"]
     errors = {s.get("Error") for s in states.values() if s["Type"] == "Fail"}
     assert {"RefundNotFound", "ProviderAuthFailed", "RefundPollingTimedOut"} <= errors
+
+
+def test_no_failure_passes_on_the_lambda_error_json_as_its_cause() -> None:
+    # The caught Cause is Lambda's error JSON, stack trace included: a caller's .sync:2 task
+    # would receive it.
+    states = json.loads(ASL_PATH.read_text())["States"]
+    for name, state in states.items():
+        if state["Type"] == "Fail":
+            assert "CausePath" not in state, name
+            assert state["Cause"], name
+            assert "stackTrace" not in state["Cause"], name

@@ -66,6 +66,15 @@ def statuses(record: dict[str, Any]) -> list[str]:
     return [entry["status"] for entry in record["history"]]
 
 
+def assert_clean_cause(described: dict[str, Any]) -> None:
+    """A failed execution's cause (what a caller's .sync:2 task receives) is a message for a
+    person: no Python stack trace, no file path, no Lambda error JSON."""
+    cause = described.get("cause") or ""
+    assert cause, described
+    for leak in ("stackTrace", "Traceback", ".py", "errorMessage", "/var/task", "/opt/"):
+        assert leak not in cause, cause
+
+
 def test_pending_then_succeeded_ends_with_the_refund_as_output(stack: Stack) -> None:
     sandbox = stack.sandboxes["surecart"]
     refund_id = sandbox.create_refund(amount=1450, life=["pending", "pending", "succeeded"])
@@ -113,6 +122,7 @@ def test_not_found_fails_after_the_grace_period(stack: Stack) -> None:
     described = stack.poll("surecart", refund_id)
     assert described["status"] == "FAILED"
     assert described["error"] == "RefundNotFound"
+    assert_clean_cause(described)
     record = stack.record("surecart", refund_id)
     assert record["polling_state"] == "not_found"
     assert record["checks"] >= 2, "a new refund is looked for more than once"
@@ -134,8 +144,26 @@ def test_auth_failure_fails_fast(stack: Stack) -> None:
         stack.aws.lambdas.stop()
     assert described["status"] == "FAILED"
     assert described["error"] == "ProviderAuthFailed"
+    assert_clean_cause(described)
     assert sandbox.request_count - before <= 3
     assert stack.record("convergegate", refund_id)["polling_state"] == "auth_failed"
+
+
+def test_a_malformed_secret_fails_with_its_own_error_name_and_a_clean_cause(
+    stack: Stack,
+) -> None:
+    sandbox = stack.sandboxes["convergegate"]
+    refund_id = sandbox.create_refund(life=["pending", "succeeded"])
+    stack.aws.put_secret("ConvergeGateSecret", {"unexpected": "shape"})
+    stack.aws.lambdas.stop()
+    try:
+        described = stack.poll("convergegate", refund_id)
+    finally:
+        stack.aws.put_secret("ConvergeGateSecret", sandbox.credentials)
+        stack.aws.lambdas.stop()
+    assert described["status"] == "FAILED"
+    assert described["error"] == "ConfigurationError"
+    assert_clean_cause(described)
 
 
 def test_rate_limits_and_5xx_in_the_middle_never_end_the_poll(stack: Stack) -> None:
@@ -158,6 +186,7 @@ def test_the_time_budget_running_out_is_a_named_failure(stack: Stack) -> None:
     described = stack.poll("surecart", refund_id, budget_seconds=3)
     assert described["status"] == "FAILED"
     assert described["error"] == "RefundPollingTimedOut"
+    assert_clean_cause(described)
     record = stack.record("surecart", refund_id)
     assert record["polling_state"] == "timed_out"
     assert record["status"] == "pending"
