@@ -202,6 +202,28 @@ def test_a_poll_that_ended_unsettled_is_restarted_by_a_plain_post(stack: Stack) 
     assert body["execution_arn"].endswith(":surecart_r1-re_1")
 
 
+def test_a_poll_that_failed_is_restarted_by_a_plain_post(stack: Stack) -> None:
+    from datetime import UTC, datetime
+
+    _, first = call(stack, "POST")
+    stack.sfn.stop_execution(executionArn=first["execution_arn"])
+    stack.records.mark_polling_state(
+        "surecart",
+        "re_1",
+        PollingState.FAILED,
+        at=datetime.now(UTC),
+        execution_arn=first["execution_arn"],
+        error="configuration_error",
+        message="the surecart secret is missing",
+    )
+    status, record = call(stack, "GET")
+    assert (status, record["polling_state"]) == (200, "failed")
+    assert record["error"]["code"] == "configuration_error"
+    status, body = call(stack, "POST")
+    assert status == 202
+    assert body["execution_arn"].endswith(":surecart_r1-re_1")
+
+
 def test_overrides_in_the_body_reach_the_execution_input(stack: Stack) -> None:
     overrides = {"first_check_seconds": 1, "max_interval_seconds": 2, "budget_seconds": 60}
     # 60.0 is an integer to JSON Schema, and arrives as one.

@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from refund_core.errors import (
+    ConfigurationError,
     InvalidRequest,
     ProviderAuthFailed,
     ProviderUnavailable,
@@ -161,6 +162,61 @@ def test_auth_failure_ends_the_poll_at_once(records: RefundRecords) -> None:
     record = records.get("surecart", "re_1")
     assert record is not None
     assert record["polling_state"] == "auth_failed"
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "message"),
+    [
+        (
+            ConfigurationError("the surecart secret is missing api_token", provider="surecart"),
+            "configuration_error",
+            "the surecart secret is missing api_token",
+        ),
+        (
+            KeyError("sk_live_do_not_log"),
+            "internal_error",
+            "unexpected KeyError while checking the refund",
+        ),
+    ],
+)
+def test_an_unnamed_failure_marks_the_record_failed_and_still_fails_the_check(
+    records: RefundRecords, error: Exception, code: str, message: str
+) -> None:
+    clients = FakeClients(RefundStatus.PENDING, error)
+    with pytest.raises(RefundPending):
+        run(records, clients, age=0)
+    with pytest.raises(type(error)):
+        run(records, clients, age=60)
+    record = records.get("surecart", "re_1")
+    assert record is not None
+    assert record["polling_state"] == "failed"
+    assert record["error"] == {
+        "code": code,
+        "message": message,
+        "at": "2026-11-23T10:01:00Z",
+    }
+    assert record["last_error"] == code
+    assert record["expires_at"] > int(START.timestamp())
+    assert record["status"] == "pending", "the refund's status is still what was seen"
+    assert "sk_live" not in str(record)
+
+
+def test_a_new_poll_clears_the_previous_polls_failure(records: RefundRecords) -> None:
+    with pytest.raises(ConfigurationError):
+        run(records, FakeClients(ConfigurationError("no secret", provider="surecart")), age=0)
+    event = check_event().model_copy(update={"execution_arn": ARN + "-r1"})
+    with pytest.raises(RefundPending):
+        run_check(
+            event,
+            provider="surecart",
+            clients=FakeClients(RefundStatus.PENDING),  # type: ignore[arg-type]
+            records=records,
+            now=lambda: START,
+            uniform=lambda low, high: high,
+        )
+    record = records.get("surecart", "re_1")
+    assert record is not None
+    assert (record["polling_state"], record.get("error")) == ("polling", None)
 
 
 def test_provider_trouble_is_raised_as_is_and_never_changes_the_status(

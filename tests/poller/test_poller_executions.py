@@ -164,6 +164,10 @@ def test_a_malformed_secret_fails_with_its_own_error_name_and_a_clean_cause(
     assert described["status"] == "FAILED"
     assert described["error"] == "ConfigurationError"
     assert_clean_cause(described)
+    record = stack.record("convergegate", refund_id)
+    assert record["polling_state"] == "failed"
+    assert record["error"]["code"] == "configuration_error"
+    assert record["expires_at"] is not None
 
 
 def test_rate_limits_and_5xx_in_the_middle_never_end_the_poll(stack: Stack) -> None:

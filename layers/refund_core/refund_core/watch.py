@@ -55,7 +55,12 @@ LambdaHandler = Callable[[Mapping[str, Any], LambdaContext], dict[str, Any]]
 POLLER_ARN_ENV = "POLLER_STATE_MACHINE_ARN"
 EXECUTION_NAME_MAX = 80
 # A poll that ended without a final status can be started again by a plain POST.
-_RESTARTABLE = {PollingState.NOT_FOUND, PollingState.AUTH_FAILED, PollingState.TIMED_OUT}
+_RESTARTABLE = {
+    PollingState.NOT_FOUND,
+    PollingState.AUTH_FAILED,
+    PollingState.TIMED_OUT,
+    PollingState.FAILED,
+}
 
 
 def _json_integer(value: Any) -> Any:

@@ -9,12 +9,15 @@ provider, stores the observation (the record's write rules decide what sticks), 
 - raises `RefundNotFound`, `ProviderAuthFailed` or `RefundPollingTimedOut` to end the poll,
   marking the record first;
 - raises provider trouble (429, 5xx, timeouts, garbage) as is, for the state machine's short
-  retry schedule: counted on the record, never changing its status.
+  retry schedule: counted on the record, never changing its status;
+- raises any other error (ConfigurationError, a bug) as is, marking the record `failed` with
+  `error: {code, message, at}` first: the execution fails with that error's name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -29,6 +32,7 @@ from refund_core.errors import (
     ProviderError,
     RefundNotFound,
     RefundPollingTimedOut,
+    RefundServiceError,
 )
 from refund_core.ids import validate_refund_id
 from refund_core.poller.records import PollingState, RefundRecords
@@ -88,6 +92,38 @@ def _shortened_grace(default: Any, first_check: Any) -> Any:
         return min(int(default if default is not None else 300), 3 * int(first_check))
     except (TypeError, ValueError):
         return default  # left for validation to refuse with a clear error
+
+
+def _mark_failed(
+    records: RefundRecords,
+    provider: str,
+    refund_id: str,
+    error: Exception,
+    *,
+    at: datetime,
+    execution_arn: str,
+) -> None:
+    """A check failed with none of the named outcomes (ConfigurationError, a bug): the
+    execution fails with it, and the record says so instead of `polling` forever.
+
+    Our errors' messages are written to be shown (never a secret); anything else is named by
+    its type only. Best effort: the original error is what the execution must fail with.
+    """
+    if isinstance(error, RefundServiceError):
+        code, message = error.code, error.message
+    else:
+        code = RefundServiceError.code
+        message = f"unexpected {type(error).__name__} while checking the refund"
+    with suppress(Exception):
+        records.mark_polling_state(
+            provider,
+            refund_id,
+            PollingState.FAILED,
+            at=at,
+            execution_arn=execution_arn,
+            error=code,
+            message=message[:500],
+        )
 
 
 def is_poll_check(event: Any) -> bool:
@@ -157,8 +193,15 @@ def run_check(
             provider, refund_id, checked_at=now(), error_code=error.code, execution_arn=arn
         )
         raise
+    except Exception as error:
+        _mark_failed(records, provider, refund_id, error, at=now(), execution_arn=arn)
+        raise
 
-    records.record_observation(refund, execution_arn=arn, checked_at=now())
+    try:
+        records.record_observation(refund, execution_arn=arn, checked_at=now())
+    except Exception as error:
+        _mark_failed(records, provider, refund_id, error, at=now(), execution_arn=arn)
+        raise
     if refund.status.terminal:
         return refund.to_json_dict()
     wait = next_wait_seconds(age, watch, uniform=uniform or default_uniform)

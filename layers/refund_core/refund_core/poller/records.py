@@ -41,6 +41,7 @@ class PollingState(StrEnum):
     NOT_FOUND = "not_found"
     AUTH_FAILED = "auth_failed"
     TIMED_OUT = "timed_out"
+    FAILED = "failed"  # a check failed with an error that is none of the above
 
 
 class WriteOutcome(StrEnum):
@@ -129,7 +130,10 @@ class RefundRecords:
                 UpdateExpression=(
                     "SET poll_execution = :arn, poll_checks = :one, execution_arn = :arn, "
                     "polling_state = :polling, provider = :provider, refund_id = :refund_id"
+                    " REMOVE #failure"
                 ),
+                # The previous poll's failure is not this one's.
+                ExpressionAttributeNames={"#failure": "error"},
                 ExpressionAttributeValues={
                     **values,
                     ":polling": {"S": PollingState.POLLING.value},
@@ -206,9 +210,12 @@ class RefundRecords:
         at: datetime,
         execution_arn: str | None = None,
         error: str | None = None,
+        message: str | None = None,
     ) -> None:
-        """The poll ended without settling (not found, auth failed, timed out), or restarts.
+        """The poll ended without settling (not found, auth failed, timed out, failed).
 
+        `error` (a contract error code) goes to `last_error`; with `message` as well, the
+        record also gets `error: {code, message, at}` (the `failed` state says why).
         A settled record is never moved to another polling state: what was settled stays so.
         """
         names = {"#state": "polling_state"}
@@ -233,6 +240,12 @@ class RefundRecords:
         if error is not None:
             sets.append("last_error = :error")
             values[":error"] = {"S": error}
+        if error is not None and message is not None:
+            names["#failure"] = "error"
+            sets.append("#failure = :failure")
+            values[":failure"] = {
+                "M": {"code": {"S": error}, "message": {"S": message}, "at": values[":at"]}
+            }
         with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
             self._client.update_item(
                 TableName=self._table,
@@ -436,6 +449,7 @@ PUBLIC_RECORD_FIELDS = (
     "execution_arn",
     "expires_at",
     "last_error",
+    "error",
 )
 
 
