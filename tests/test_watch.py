@@ -236,7 +236,17 @@ def test_overrides_in_the_body_reach_the_execution_input(stack: Stack) -> None:
     }
 
 
-@pytest.mark.parametrize("body", ["not json", "[]", '{"first_check_seconds": 0}', '{"unknown": 1}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[]",
+        '{"first_check_seconds": 0}',
+        '{"unknown": 1}',
+        '{"budget_seconds": 31536000}',  # a year: Step Functions would end it as TIMED_OUT
+        '{"budget_seconds": 31104001}',
+    ],
+)
 def test_a_bad_body_is_400_and_starts_nothing(stack: Stack, body: str) -> None:
     status, answer = call(stack, "POST", body=body)
     assert (status, answer["error"]["code"]) == (400, "invalid_request")

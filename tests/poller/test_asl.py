@@ -55,3 +55,12 @@ def test_no_failure_passes_on_the_lambda_error_json_as_its_cause() -> None:
             assert "CausePath" not in state, name
             assert state["Cause"], name
             assert "stackTrace" not in state["Cause"], name
+
+
+def test_the_template_caps_the_budget_where_the_poller_does() -> None:
+    from refund_core.poller.schedule import MAX_BUDGET_SECONDS
+
+    template, matches = decode(str(ROOT / "template.yaml"))
+    assert template is not None, matches
+    assert template["Parameters"]["PollBudgetSeconds"]["MaxValue"] == MAX_BUDGET_SECONDS
+    assert MAX_BUDGET_SECONDS == 360 * 86_400

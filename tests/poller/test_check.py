@@ -259,6 +259,24 @@ def test_a_wait_never_runs_past_the_budget(records: RefundRecords) -> None:
     assert caught.value.wait_seconds <= 6  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("found", [True, False])
+def test_no_wait_ends_past_the_budget_by_more_than_a_second(
+    records: RefundRecords, found: bool
+) -> None:
+    # Whatever the check saw (pending, or a refund not visible yet), the next check runs at
+    # most 1 s after the budget is spent, and that check ends the poll by name.
+    answer = RefundStatus.PENDING if found else RefundNotFound("x", provider="surecart")
+    for budget in (1, 2, 5, 100, 299, 3_600, 86_400, 30 * 86_400, 360 * 86_400):
+        for fraction in (0, 0.1, 0.5, 0.9, 0.99, 0.999_99):
+            # (A refund not found is looked for again only within its 300 s grace.)
+            age = (budget if found else min(budget, 300)) * fraction
+            with pytest.raises(RefundPending) as caught:
+                run(records, FakeClients(answer), age=age, budget_seconds=budget,
+                    max_checks=100_000)  # fmt: skip
+            wait = caught.value.wait_seconds  # type: ignore[attr-defined]
+            assert age + wait <= budget + 1, (budget, age, wait)
+
+
 def test_a_check_for_another_provider_is_refused(records: RefundRecords) -> None:
     event = check_event()
     with pytest.raises(InvalidRequest):

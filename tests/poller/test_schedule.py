@@ -114,3 +114,14 @@ def test_pending_error_names_a_rung_no_longer_than_asked() -> None:
 def test_schedule_values_out_of_range_are_refused(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - pydantic's ValidationError is a ValueError
         PollSchedule.model_validate(bad)
+
+
+def test_the_budget_stops_short_of_step_functions_one_year_limit() -> None:
+    from pydantic import ValidationError
+
+    one_year = 31_536_000  # a Standard execution's maximum duration: AWS's own TIMED_OUT
+    assert PollSchedule(budget_seconds=360 * 86_400).budget_seconds == 31_104_000
+    with pytest.raises(ValidationError):
+        PollSchedule(budget_seconds=one_year)
+    # The latest a last check can run: the budget, a whole wait (6 h), and a day of retries.
+    assert 31_104_000 + LADDER[-1] + 86_400 < one_year

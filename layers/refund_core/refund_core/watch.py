@@ -44,6 +44,7 @@ from refund_core.http_api import (
 )
 from refund_core.poller.check import RECORDS_TABLE_ENV, shared_records
 from refund_core.poller.records import PollingState, RefundRecords, public_record
+from refund_core.poller.schedule import MAX_BUDGET_SECONDS
 from refund_core.providers.registry import PROVIDER_NAMES
 from refund_core.settings import required_env
 from refund_core.tracing import traced
@@ -81,7 +82,7 @@ class WatchOverrides(BaseModel):
 
     first_check_seconds: Seconds | None = Field(default=None, ge=1, le=21_600)
     max_interval_seconds: Seconds | None = Field(default=None, ge=1, le=21_600)
-    budget_seconds: Seconds | None = Field(default=None, ge=1, le=31_536_000)
+    budget_seconds: Seconds | None = Field(default=None, ge=1, le=MAX_BUDGET_SECONDS)
 
 
 def execution_name(provider: str, refund_id: str, generation: int) -> str:

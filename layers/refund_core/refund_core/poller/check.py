@@ -36,7 +36,12 @@ from refund_core.errors import (
 )
 from refund_core.ids import validate_refund_id
 from refund_core.poller.records import PollingState, RefundRecords
-from refund_core.poller.schedule import PollSchedule, next_wait_seconds, pending_error
+from refund_core.poller.schedule import (
+    PollSchedule,
+    next_wait_seconds,
+    pending_error,
+    wait_within_budget,
+)
 from refund_core.settings import required_env
 from refund_core.timestamps import utc_now
 
@@ -175,7 +180,8 @@ def run_check(
         if age < watch.not_found_grace_seconds:
             # A new refund can be invisible for a moment: look again soon, then give up.
             wait = min(watch.first_check_seconds, watch.not_found_grace_seconds - age)
-            raise pending_error(max(int(wait), 1), "not visible at the provider yet") from None
+            wait = wait_within_budget(wait, age, watch)
+            raise pending_error(wait, "not visible at the provider yet") from None
         records.mark_polling_state(
             provider, refund_id, PollingState.NOT_FOUND, at=now(), execution_arn=arn
         )
@@ -206,5 +212,5 @@ def run_check(
         return refund.to_json_dict()
     wait = next_wait_seconds(age, watch, uniform=uniform or default_uniform)
     # Never sleep past the budget: the check after it ends the poll on time.
-    wait = max(1, min(wait, int(watch.budget_seconds - age) + 1))
+    wait = wait_within_budget(wait, age, watch)
     raise pending_error(wait, f"refund is {refund.status.value}; next check in {wait} s")

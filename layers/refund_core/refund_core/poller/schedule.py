@@ -20,6 +20,11 @@ from refund_core.errors import RefundServiceError
 
 LADDER_RATIO = 1.1
 LADDER_MAX_SECONDS = 6 * 3600
+# The longest budget an execution may have: Step Functions ends a Standard execution at one
+# year with its own TIMED_OUT status, and the last check runs up to one wait (6 h) plus its
+# retries after the budget is spent; 360 days keeps 5 days between the two, so a poll always
+# ends with the named RefundPollingTimedOut. template.yaml and the watch body use it too.
+MAX_BUDGET_SECONDS = 360 * 86_400
 
 
 def _ladder(ratio: float, top: int) -> tuple[int, ...]:
@@ -56,7 +61,7 @@ class PollSchedule(BaseModel):
 
     first_check_seconds: int = Field(default=60, ge=1, le=LADDER_MAX_SECONDS)
     max_interval_seconds: int = Field(default=LADDER_MAX_SECONDS, ge=1, le=LADDER_MAX_SECONDS)
-    budget_seconds: int = Field(default=30 * 86_400, ge=1, le=365 * 86_400)
+    budget_seconds: int = Field(default=30 * 86_400, ge=1, le=MAX_BUDGET_SECONDS)
     max_checks: int = Field(default=400, ge=1, le=100_000)
     not_found_grace_seconds: int = Field(default=300, ge=0, le=86_400)
     age_ratio: float = Field(default=0.24, gt=0, le=0.25)
@@ -85,6 +90,12 @@ def rung_at_most(seconds: float) -> int:
             break
         best = rung
     return best
+
+
+def wait_within_budget(wait_seconds: float, age_seconds: float, schedule: PollSchedule) -> int:
+    """`wait_seconds`, cut so the next check runs at most 1 s after the budget is spent: that
+    check ends the poll (RefundPollingTimedOut) on time instead of a wait later."""
+    return max(1, min(int(wait_seconds), int(schedule.budget_seconds - age_seconds) + 1))
 
 
 def pending_error(wait_seconds: int, message: str) -> RefundPending:
