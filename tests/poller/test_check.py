@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from pydantic import ValidationError
 
 from refund_core.errors import (
     ConfigurationError,
@@ -22,6 +24,7 @@ from refund_core.model import Refund, RefundStatus
 from refund_core.poller.check import PollCheckEvent, run_check
 from refund_core.poller.records import RefundRecords
 from refund_core.poller.schedule import PollSchedule, RefundPending
+from refund_core.watch import WatchOverrides
 from tests.helpers import create_records_table
 
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -296,6 +299,26 @@ def test_a_check_for_another_provider_is_refused(records: RefundRecords) -> None
 def test_malformed_check_events_are_invalid_requests(bad: dict[str, Any]) -> None:
     with pytest.raises(InvalidRequest):
         PollCheckEvent.parse(bad)
+
+
+LAX_SECONDS = ["5", " 7 ", "1_0", True, 5.5, "soon", [5], {"s": 5}]
+
+
+@pytest.mark.parametrize("value", LAX_SECONDS)
+@pytest.mark.parametrize("field", ["first_check_seconds", "max_interval_seconds", "budget_seconds"])
+def test_execution_input_overrides_follow_the_post_body_rules(field: str, value: Any) -> None:
+    with pytest.raises(InvalidRequest, match=f"watch.{field}"):
+        check_event(**{field: value})
+    # ... exactly the values the POST body refuses.
+    with pytest.raises(ValidationError):
+        WatchOverrides.model_validate_json(json.dumps({field: value}))
+
+
+def test_execution_input_overrides_take_integers_and_null_is_absent() -> None:
+    watch = check_event(first_check_seconds=5.0, max_interval_seconds=90, budget_seconds=None).watch
+    assert (watch.first_check_seconds, watch.max_interval_seconds) == (5, 90)
+    assert watch.budget_seconds == 2_592_000  # the template's default, given as a string
+    assert check_event(first_check_seconds=None).watch.not_found_grace_seconds == 300
 
 
 def test_moto_and_aws_start_time_formats_both_parse() -> None:

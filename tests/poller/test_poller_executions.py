@@ -170,6 +170,18 @@ def test_a_malformed_secret_fails_with_its_own_error_name_and_a_clean_cause(
     assert record["expires_at"] is not None
 
 
+def test_a_loose_override_in_the_execution_input_fails_the_execution(stack: Stack) -> None:
+    sandbox = stack.sandboxes["surecart"]
+    refund_id = sandbox.create_refund(life=["pending", "succeeded"])
+    described = stack.poll("surecart", refund_id, first_check_seconds="1")
+    assert described["status"] == "FAILED"
+    assert described["error"] == "InvalidRequest"
+    assert sandbox.requests_for(refund_id) == 0
+    # null is absent, as in the POST body: the template's default applies.
+    described = stack.poll("surecart", refund_id, max_interval_seconds=None)
+    assert described["status"] == "SUCCEEDED", described
+
+
 def test_rate_limits_and_5xx_in_the_middle_never_end_the_poll(stack: Stack) -> None:
     sandbox = stack.sandboxes["surecart"]
     refund_id = sandbox.create_refund(life=["pending", "pending", "succeeded"])

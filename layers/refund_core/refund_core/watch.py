@@ -19,14 +19,14 @@ import re
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, ValidationError
 
 from refund_core.aws_clients import aws_client
 from refund_core.errors import (
@@ -44,7 +44,7 @@ from refund_core.http_api import (
 )
 from refund_core.poller.check import RECORDS_TABLE_ENV, shared_records
 from refund_core.poller.records import PollingState, RefundRecords, public_record
-from refund_core.poller.schedule import MAX_BUDGET_SECONDS
+from refund_core.poller.schedule import ScheduleOverrides
 from refund_core.providers.registry import PROVIDER_NAMES
 from refund_core.settings import required_env
 from refund_core.tracing import traced
@@ -64,25 +64,11 @@ _RESTARTABLE = {
 }
 
 
-def _json_integer(value: Any) -> Any:
-    # JSON Schema's integer: 209 and 209.0 are both integers; "209" and true are not.
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-Seconds = Annotated[int, BeforeValidator(_json_integer)]
-
-
-class WatchOverrides(BaseModel):
+class WatchOverrides(ScheduleOverrides):
     """Optional POST body: the execution input overrides of contract section 5."""
 
-    # Strict: "5", 5.0 or true are not a number of seconds.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    first_check_seconds: Seconds | None = Field(default=None, ge=1, le=21_600)
-    max_interval_seconds: Seconds | None = Field(default=None, ge=1, le=21_600)
-    budget_seconds: Seconds | None = Field(default=None, ge=1, le=MAX_BUDGET_SECONDS)
+    # Strict, as the execution input's overrides are (ScheduleOverrides); no other field.
+    model_config = ConfigDict(extra="forbid")
 
 
 def execution_name(provider: str, refund_id: str, generation: int) -> str:

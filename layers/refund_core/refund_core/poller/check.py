@@ -38,6 +38,7 @@ from refund_core.ids import validate_refund_id
 from refund_core.poller.records import PollingState, RefundRecords
 from refund_core.poller.schedule import (
     PollSchedule,
+    ScheduleOverrides,
     next_wait_seconds,
     pending_error,
     wait_within_budget,
@@ -46,11 +47,9 @@ from refund_core.settings import required_env
 from refund_core.timestamps import utc_now
 
 RECORDS_TABLE_ENV = "RECORDS_TABLE_NAME"
-# What an execution's input may set (contract section 5); the rest of the schedule (age ratio,
-# jitter, call budget) is the template's, so no caller can loosen the delay and cost bounds.
-EXECUTION_OVERRIDES = frozenset(
-    {"provider", "refund_id", "first_check_seconds", "max_interval_seconds", "budget_seconds"}
-)
+# What an execution's input may set (contract section 5): provider, refund_id and the fields
+# of ScheduleOverrides; the rest of the schedule (age ratio, jitter, call budget) is the
+# template's, so no caller can loosen the delay and cost bounds.
 
 
 class WatchSettings(PollSchedule):
@@ -76,20 +75,33 @@ class PollCheckEvent(BaseModel):
             raise InvalidRequest("invalid poll check: not an object")
         defaults, watch = event.get("defaults") or {}, event.get("watch")
         merged = dict(event)
-        if isinstance(defaults, dict) and isinstance(watch, dict):
-            chosen = {key: value for key, value in watch.items() if key in EXECUTION_OVERRIDES}
-            merged["watch"] = {**defaults, **chosen}
-            if "first_check_seconds" in chosen:
-                # A shortened run (demo, tests) looks for a missing refund a few checks long,
-                # not the template's minutes.
-                merged["watch"]["not_found_grace_seconds"] = _shortened_grace(
-                    defaults.get("not_found_grace_seconds"), chosen["first_check_seconds"]
-                )
         try:
+            if isinstance(defaults, dict) and isinstance(watch, dict):
+                # The caller's overrides follow the POST body's rules (strict integers, null
+                # is absent); the template's defaults arrive as strings from the ASL's
+                # DefinitionSubstitutions and are parsed leniently below.
+                chosen = {
+                    "provider": watch.get("provider"),
+                    "refund_id": watch.get("refund_id"),
+                    **ScheduleOverrides.model_validate(watch).model_dump(exclude_none=True),
+                }
+                merged["watch"] = {**defaults, **chosen}
+                if "first_check_seconds" in chosen:
+                    # A shortened run (demo, tests) looks for a missing refund a few checks
+                    # long, not the template's minutes.
+                    merged["watch"]["not_found_grace_seconds"] = _shortened_grace(
+                        defaults.get("not_found_grace_seconds"), chosen["first_check_seconds"]
+                    )
             return cls.model_validate(merged)
         except ValidationError as exc:
-            fields = sorted({".".join(map(str, e["loc"])) for e in exc.errors()})
+            fields = sorted({_field(exc.title, e["loc"]) for e in exc.errors()})
             raise InvalidRequest("invalid poll check: " + ", ".join(fields[:10])) from None
+
+
+def _field(model: str, loc: tuple[int | str, ...]) -> str:
+    # A caller's override is named where it was given: watch.<field> (the execution input).
+    prefix = ("watch",) if model == ScheduleOverrides.__name__ else ()
+    return ".".join(map(str, (*prefix, *loc)))
 
 
 def _shortened_grace(default: Any, first_check: Any) -> Any:

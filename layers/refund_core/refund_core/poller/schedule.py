@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from refund_core.errors import RefundServiceError
 
@@ -66,6 +67,28 @@ class PollSchedule(BaseModel):
     not_found_grace_seconds: int = Field(default=300, ge=0, le=86_400)
     age_ratio: float = Field(default=0.24, gt=0, le=0.25)
     jitter: float = Field(default=0.1, ge=0, lt=1)
+
+
+def _json_integer(value: Any) -> Any:
+    # JSON Schema's integer: 209 and 209.0 are both integers; "209" and true are not.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Seconds = Annotated[int, BeforeValidator(_json_integer)]
+
+
+class ScheduleOverrides(BaseModel):
+    """What a caller may set for one poll, in the POST /watch body or the execution input:
+    the same rules in both places. Strict: "5", " 7 ", "1_0", true or 5.5 are not seconds (a
+    float with no fraction is); null is the same as absent."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+    first_check_seconds: Seconds | None = Field(default=None, ge=1, le=LADDER_MAX_SECONDS)
+    max_interval_seconds: Seconds | None = Field(default=None, ge=1, le=LADDER_MAX_SECONDS)
+    budget_seconds: Seconds | None = Field(default=None, ge=1, le=MAX_BUDGET_SECONDS)
 
 
 def next_wait_seconds(
