@@ -59,8 +59,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from refund_core.clients import ProviderClients
+from refund_core.model import RefundStatus
 from refund_core.poller.check import PollCheckEvent, run_check
-from refund_core.poller.records import RefundRecords
+from refund_core.poller.records import RefundRecords, WriteOutcome, WriteResult
 from refund_core.poller.schedule import RefundPending
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -514,8 +515,9 @@ class _Records:
     def mark_polling_state(self, *args: Any, **kwargs: Any) -> None:
         self.writes += 1
 
-    def record_observation(self, *args: Any, **kwargs: Any) -> None:
+    def record_observation(self, refund: _Refund, **kwargs: Any) -> WriteResult:
         self.writes += 1
+        return WriteResult(WriteOutcome.REFRESHED, self.checks, RefundStatus(refund.status.value))
 
 
 # --------------------------------------------------------------------------- one execution

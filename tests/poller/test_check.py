@@ -125,6 +125,21 @@ def test_final_status_is_the_output_and_settles_the_record(records: RefundRecord
     assert record["checks"] == 2
 
 
+def test_a_newer_final_status_replaces_the_stored_one_with_a_warning(
+    records: RefundRecords, caplog: pytest.LogCaptureFixture
+) -> None:
+    clients = FakeClients(RefundStatus.CANCELED, RefundStatus.SUCCEEDED)
+    assert run(records, clients, age=0)["status"] == "canceled"
+    assert run(records, clients, age=60)["status"] == "succeeded"  # a refresh poll
+    record = records.get("surecart", "re_1")
+    assert record is not None
+    assert (record["status"], record["refund"]["status"]) == ("succeeded", "succeeded")
+    assert [h["status"] for h in record["history"]] == ["canceled", "succeeded"]
+    assert not record.get("late_failure")
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert [(w.from_status, w.to_status) for w in warnings] == [("canceled", "succeeded")]
+
+
 def test_execution_overrides_beat_the_template_defaults(records: RefundRecords) -> None:
     with pytest.raises(RefundPending) as caught:
         run(records, FakeClients(RefundStatus.PENDING), age=0, first_check_seconds=2)

@@ -117,6 +117,18 @@ def test_late_failure_is_kept_and_flagged_by_a_refresh_poll(stack: Stack) -> Non
     assert statuses(record) == ["succeeded", "failed"]
 
 
+def test_a_refresh_poll_stores_a_newer_final_status(stack: Stack) -> None:
+    sandbox = stack.sandboxes["surecart"]
+    refund_id = sandbox.create_refund(life=["canceled", "succeeded"])
+    assert json.loads(stack.poll("surecart", refund_id)["output"])["status"] == "canceled"
+    second = stack.poll("surecart", refund_id)
+    assert json.loads(second["output"])["status"] == "succeeded"
+    record = stack.record("surecart", refund_id)
+    assert (record["status"], record["refund"]["status"]) == ("succeeded", "succeeded")
+    assert statuses(record) == ["canceled", "succeeded"]
+    assert "late_failure" not in record
+
+
 def test_not_found_fails_after_the_grace_period(stack: Stack) -> None:
     refund_id = f"missing-{uuid.uuid4().hex[:8]}"
     described = stack.poll("surecart", refund_id)

@@ -22,6 +22,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from refund_core.aws_clients import aws_client
@@ -47,6 +48,7 @@ from refund_core.settings import required_env
 from refund_core.timestamps import utc_now
 
 RECORDS_TABLE_ENV = "RECORDS_TABLE_NAME"
+logger = Logger(child=True)
 # What an execution's input may set (contract section 5): provider, refund_id and the fields
 # of ScheduleOverrides; the rest of the schedule (age ratio, jitter, call budget) is the
 # template's, so no caller can loosen the delay and cost bounds.
@@ -216,10 +218,20 @@ def run_check(
         raise
 
     try:
-        records.record_observation(refund, execution_arn=arn, checked_at=now())
+        written = records.record_observation(refund, execution_arn=arn, checked_at=now())
     except Exception as error:
         _mark_failed(records, provider, refund_id, error, at=now(), execution_arn=arn)
         raise
+    if written.replaced_final is not None:
+        logger.warning(
+            "a final status was replaced by a newer, different final status",
+            extra={
+                "refund_id": refund_id,
+                "from_status": written.replaced_final.value,
+                "to_status": refund.status.value,
+                "execution_arn": arn,
+            },
+        )
     if refund.status.terminal:
         return refund.to_json_dict()
     wait = next_wait_seconds(age, watch, uniform=uniform or default_uniform)

@@ -6,7 +6,8 @@ by a write, so two pollers (or a late, slow check) racing each other cannot brea
 - a terminal status is never replaced by a non-terminal one;
 - `unknown` never replaces a known status (it still counts as a check);
 - an older observation never overwrites a newer one (observations carry their time);
-- a late `succeeded` -> `failed` is kept and flagged `late_failure`;
+- a newer terminal status replaces an older, different terminal one (e.g. `canceled` ->
+  `succeeded`); a late `succeeded` -> `failed` is also flagged `late_failure`;
 - every status change appends `{status, provider_status, at}` to `history`;
 - every check bumps `checks` and `last_checked_at`, whatever it saw.
 
@@ -59,6 +60,9 @@ class WriteResult:
     outcome: WriteOutcome
     checks: int
     status: RefundStatus
+    # The final status this write replaced with another final one (canceled -> succeeded,
+    # succeeded -> failed...): worth a warning, providers rarely do it.
+    replaced_final: RefundStatus | None = None
 
 
 def record_key(provider: str, refund_id: str) -> dict[str, Any]:
@@ -85,6 +89,7 @@ class RefundRecords:
         # Most checks see the status the record already has: try that write first, and let
         # the item a refused write returns decide the next one (at most one per rule).
         attempt: WriteOutcome | None = WriteOutcome.REFRESHED
+        stored: str | None = None
         for _ in range(_MAX_ATTEMPTS):
             if attempt is None:
                 break
@@ -92,7 +97,11 @@ class RefundRecords:
                 attempt, refund, execution_arn=execution_arn, checked_at=checked_at
             )
             if checks is not None:
-                return WriteResult(attempt, checks, refund.status)
+                # (`stored` is what the refused write saw: the status this one replaced.)
+                replaced = RefundStatus(stored) if stored else None
+                if replaced is None or not replaced.terminal or replaced is refund.status:
+                    replaced = None
+                return WriteResult(attempt, checks, refund.status, replaced_final=replaced)
             attempt = _next_attempt(refund, current)
             stored = current.get("status", {}).get("S")
         checks = self.count_check(
@@ -403,6 +412,12 @@ def _observation_write(
             values[":true"] = {"BOOL": True}
             sets.append("late_failure = :true")
             condition = "#status = :succeeded AND #observed < :observed_us"
+        elif status.terminal:  # CHANGED to a final status: from any other, newer only
+            condition = "#status <> :status AND #observed < :observed_us"
+            if status is RefundStatus.FAILED:
+                # succeeded -> failed is LATE_FAILURE's write, which flags it.
+                values[":succeeded"] = {"S": RefundStatus.SUCCEEDED.value}
+                condition += " AND #status <> :succeeded"
         else:  # CHANGED: from a non-terminal status to a different, known one
             values[":pending"] = {"S": RefundStatus.PENDING.value}
             values[":unknown"] = {"S": RefundStatus.UNKNOWN.value}
@@ -429,7 +444,7 @@ def _next_attempt(refund: Refund, old: Mapping[str, Any]) -> WriteOutcome | None
         return None
     if stored is RefundStatus.SUCCEEDED and new is RefundStatus.FAILED:
         return WriteOutcome.LATE_FAILURE
-    if stored.terminal or new is RefundStatus.UNKNOWN:
+    if new is RefundStatus.UNKNOWN or (stored.terminal and not new.terminal):
         return None
     return WriteOutcome.CHANGED
 
