@@ -141,19 +141,27 @@ def test_not_found_fails_after_the_grace_period(stack: Stack) -> None:
     assert stack.sandboxes["surecart"].requests_for(refund_id) == record["checks"]
 
 
+def poll_with_convergegate_secret(
+    stack: Stack, refund_id: str, secret: dict[str, Any]
+) -> dict[str, Any]:
+    """Poll under another ConvergeGate secret, cold functions (as after a deploy), then put
+    the sandbox's own secret back."""
+    stack.aws.put_secret("ConvergeGateSecret", secret)
+    stack.aws.lambdas.stop()
+    try:
+        return stack.poll("convergegate", refund_id)
+    finally:
+        stack.aws.put_secret("ConvergeGateSecret", stack.sandboxes["convergegate"].credentials)
+        stack.aws.lambdas.stop()
+
+
 def test_auth_failure_fails_fast(stack: Stack) -> None:
     sandbox = stack.sandboxes["convergegate"]
     refund_id = sandbox.create_refund(life=["pending", "succeeded"])
-    stack.aws.put_secret(
-        "ConvergeGateSecret", {**sandbox.credentials, "secret_key": "sk_test_wrong"}
-    )
-    stack.aws.lambdas.stop()  # new secret, cold functions: as after a deploy
     before = sandbox.request_count
-    try:
-        described = stack.poll("convergegate", refund_id)
-    finally:
-        stack.aws.put_secret("ConvergeGateSecret", sandbox.credentials)
-        stack.aws.lambdas.stop()
+    described = poll_with_convergegate_secret(
+        stack, refund_id, {**sandbox.credentials, "secret_key": "sk_test_wrong"}
+    )
     assert described["status"] == "FAILED"
     assert described["error"] == "ProviderAuthFailed"
     assert_clean_cause(described)
@@ -166,13 +174,7 @@ def test_a_malformed_secret_fails_with_its_own_error_name_and_a_clean_cause(
 ) -> None:
     sandbox = stack.sandboxes["convergegate"]
     refund_id = sandbox.create_refund(life=["pending", "succeeded"])
-    stack.aws.put_secret("ConvergeGateSecret", {"unexpected": "shape"})
-    stack.aws.lambdas.stop()
-    try:
-        described = stack.poll("convergegate", refund_id)
-    finally:
-        stack.aws.put_secret("ConvergeGateSecret", sandbox.credentials)
-        stack.aws.lambdas.stop()
+    described = poll_with_convergegate_secret(stack, refund_id, {"unexpected": "shape"})
     assert described["status"] == "FAILED"
     assert described["error"] == "ConfigurationError"
     assert_clean_cause(described)
