@@ -77,6 +77,9 @@ def test_invalid_values_are_refused_without_quoting_any_secret(
         "http://localhost.:3000",
         "http://LOCALHOST:3000",
         "http://[::1]:8101",
+        "https://xn--bcher-kva.example",
+        "https://api.example.test.",
+        "https://" + "a" * 63 + ".example",
     ],
 )
 def test_https_anywhere_and_http_on_loopback_are_allowed(url: str) -> None:
@@ -98,6 +101,24 @@ def test_https_anywhere_and_http_on_loopback_are_allowed(url: str) -> None:
         "https://api.example.test:99999",
         "https://api.example.test:0",
         "http://127.0.0.1:65536",
+        # Characters URL parsers drop or misread: the request would go somewhere else.
+        "https://api.sure\ncart.com",
+        "https://api.sure\tcart.com",
+        "https://api.surecart.com\r",
+        "https://api.sure\x00cart.com",
+        "https://api.sure\x7fcart.com",
+        "https://api. surecart.com",
+        "https://api.surecart.com?",
+        "https://api.surecart.com#",
+        "https://api.surecart.com/v1?",
+        "https://h.example\\evil",
+        # Hosts that are no DNS name: give an internationalized name in its xn-- form.
+        "https://☃.example",
+        "https://\uff48.example",  # a full-width h
+        "https://h%2eexample",
+        "https://h..example",
+        "https://-h.example",
+        "https://" + "a" * 64 + ".example",
     ],
 )
 def test_other_urls_are_refused(url: str) -> None:
@@ -117,3 +138,24 @@ def test_a_secret_that_is_not_a_json_object_is_refused_without_echo(text: str) -
     assert caught.value.__cause__ is None
     if text:
         assert text not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"store_domain": "a..b"},
+        {"store_domain": "a.-b"},
+        {"store_domain": "acme.myshoplaza.com."},
+        {"store_domain": "x" * 64 + ".myshoplaza.com"},
+        {"store_domain": "acme.myshoplaza.com/path"},
+        {"api_version": "\u0662\u0660\u0662\u0664-\u0660\u0667"},  # Arabic-Indic digits
+        {"api_version": "\uff12\uff10\uff12\uff14-\uff10\uff17"},  # full-width digits
+        {"api_version": "2024-13"},
+        {"api_version": "0000-00"},
+    ],
+)
+def test_shoplazza_host_and_version_are_checked(override: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError, match=next(iter(override))):
+        provider_class("shoplazza").credentials_model.from_secret(
+            secret_for("shoplazza") | override
+        )

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from refund_core.errors import (
+    ConfigurationError,
     ProviderAuthFailed,
     ProviderBadResponse,
     ProviderError,
@@ -31,6 +32,7 @@ from tests.helpers import (
     payload_refund_id,
     pem_body_marker,
     provider_on,
+    secret_for,
 )
 
 PROVIDERS = ("convergegate", "surecart", "gr4vy", "shoplazza")
@@ -666,3 +668,18 @@ def test_an_error_never_carries_the_secret_even_when_the_provider_echoes_it(
         text = json.dumps(error.to_body())
         for secret in (*SECRET_VALUES, pem_body_marker()):
             assert secret not in text
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_host_httpx_cannot_encode_is_a_configuration_error(provider: str) -> None:
+    # A well-formed label that is no valid IDNA (punycode) name: refused by httpx, not by us.
+    secret = secret_for(provider, base_url="https://xn--zz.example")
+    handler = RecordingHandler(lambda _: httpx.Response(200, json={}))
+    client = provider_on(provider, handler, secret=secret)
+
+    with pytest.raises(ConfigurationError) as caught:
+        client.get_refund(REFUND_IDS[provider])
+
+    assert caught.value.provider == provider
+    assert caught.value.__cause__ is None
+    assert handler.requests == []

@@ -82,11 +82,21 @@ class ProviderCredentials(BaseModel):
 
 
 def validate_base_url(url: str, *, allow_insecure: bool) -> str:
-    """`https://host[:port][/path]`, or `http://` on a loopback host; no trailing slash."""
+    """`https://host[:port][/path]`, or `http://` on a loopback host; no trailing slash.
+
+    The URL is checked here, whole, so that what reaches httpx is exactly what was meant: a
+    tab or newline (which URL parsers drop), `?` or `#` (even empty: the refund path would
+    land in the query), a backslash, or a host that is no DNS name or IP literal would
+    otherwise send the credentials somewhere else, or fail later as a "timeout".
+    """
+    if not _VISIBLE_ASCII.fullmatch(url) or any(c in url for c in "?#\\"):
+        raise ValueError("base_url must be a plain https URL of visible ASCII characters")
     parts = urlsplit(url)
     host = parts.hostname or ""
-    if not host or parts.username or parts.password or parts.query or parts.fragment:
+    if not host or parts.username or parts.password:
         raise ValueError("base_url must be a plain https URL")
+    if not (is_host_name(host) or _is_ip_literal(host)):
+        raise ValueError("base_url's host must be a DNS name or an IP address")
     try:
         port = parts.port  # ValueError when not a number from 0 to 65535
     except ValueError:
@@ -98,6 +108,24 @@ def validate_base_url(url: str, *, allow_insecure: bool) -> str:
     if parts.scheme not in ("https", "http"):
         raise ValueError("base_url must use https")
     return url.rstrip("/")
+
+
+_HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.IGNORECASE)
+
+
+def is_host_name(host: str) -> bool:
+    """A DNS host name in ASCII (RFC 1123 labels; a trailing dot allowed). Internationalized
+    names are given in their `xn--` form."""
+    name = host[:-1] if host.endswith(".") else host
+    return 0 < len(name) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in name.split("."))
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_loopback(host: str) -> bool:

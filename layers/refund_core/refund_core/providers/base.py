@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from refund_core.credentials import ProviderCredentials
 from refund_core.errors import (
+    ConfigurationError,
     ProviderAuthFailed,
     ProviderBadResponse,
     ProviderError,
@@ -66,7 +67,15 @@ class RefundProvider[CredentialsT: ProviderCredentials, NativeT: BaseModel](ABC)
     def get_refund(self, refund_id: str, *, timeout_seconds: float | None = None) -> Refund:
         """Ask the provider now; the normalized refund, or a `ProviderError` subclass."""
         refund_id = validate_refund_id(refund_id, provider=self.name)
-        request = self.build_request(refund_id)
+        try:
+            request = self.build_request(refund_id)
+        except (httpx.InvalidURL, UnicodeError):
+            # The id is checked, so the secret's host or path is what httpx refused (an
+            # `xn--` label that is no IDNA: idna's UnicodeError). Not chained: the message
+            # quotes the URL.
+            raise ConfigurationError(
+                f"{self.display_name}'s URL from the secret is not valid", provider=self.name
+            ) from None
         response = send(
             self.client,
             request,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
-from refund_core.credentials import HeaderSecret, ProviderCredentials
+from refund_core.credentials import HeaderSecret, ProviderCredentials, is_host_name
 from refund_core.providers.base import ErrorKind
 from refund_core.providers.shoplazza.schema import ShoplazzaErrorBody
 
@@ -42,9 +42,18 @@ NOT_FOUND_CODES = frozenset(
 
 class ShoplazzaCredentials(ProviderCredentials):
     # A host name only: it becomes the URL's host, so no scheme, path, port or user part.
-    store_domain: str = Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+    store_domain: str
     access_token: HeaderSecret
-    api_version: str = Field(default=DEFAULT_API_VERSION, pattern=r"^\d{4}-\d{2}$")
+    # ASCII digits only: `\d` would let Arabic-Indic digits through, and every refund would
+    # then read "not found".
+    api_version: str = Field(default=DEFAULT_API_VERSION, pattern=r"^[0-9]{4}-(?:0[1-9]|1[0-2])$")
+
+    @field_validator("store_domain")
+    @classmethod
+    def _is_host_name(cls, value: str) -> str:
+        if not is_host_name(value) or value.endswith("."):
+            raise ValueError("must be a host name, such as acme.myshoplaza.com")
+        return value
 
 
 def build_refund_request(
