@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -55,8 +56,10 @@ def call(
     *,
     query: dict[str, str] | None = None,
     body: str | None = None,
+    base64_body: bool = False,
 ) -> tuple[int, dict[str, Any]]:
     event = load_event("surecart", "get_refund") | {
+        "isBase64Encoded": base64_body,
         "httpMethod": method,
         "resource": "/refunds/{provider}/{refund_id}/watch",
         "path": f"/refunds/{provider}/{refund_id}/watch",
@@ -234,6 +237,22 @@ def test_overrides_in_the_body_reach_the_execution_input(stack: Stack) -> None:
         "refund_id": "re_1",
         **overrides,
     }
+
+
+def test_a_base64_body_is_read_as_api_gateway_marks_it(stack: Stack) -> None:
+    overrides = {"first_check_seconds": 5}
+    encoded = base64.b64encode(json.dumps(overrides).encode()).decode()
+    status, body = call(stack, "POST", body=encoded, base64_body=True)
+    assert status == 202
+    execution = stack.sfn.describe_execution(executionArn=body["execution_arn"])
+    assert json.loads(execution["input"])["first_check_seconds"] == 5
+
+
+@pytest.mark.parametrize("encoded", ["abc", base64.b64encode(b"\xff\xfe").decode()])
+def test_a_body_marked_base64_that_is_not_is_400(stack: Stack, encoded: str) -> None:
+    status, answer = call(stack, "POST", body=encoded, base64_body=True)
+    assert (status, answer["error"]["code"]) == (400, "invalid_request")
+    assert executions(stack) == []
 
 
 @pytest.mark.parametrize(

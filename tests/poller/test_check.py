@@ -309,6 +309,20 @@ def test_a_check_for_another_provider_is_refused(records: RefundRecords) -> None
         {"watch": {"provider": "surecart"}, "execution_arn": ARN, "execution_started_at": "x"},
         {"watch": {"provider": "surecart", "refund_id": "r", "first_check_seconds": "soon"},
          "execution_arn": ARN, "execution_started_at": START.isoformat()},
+        # A start time without its zone cannot be compared with now.
+        {"watch": {"provider": "surecart", "refund_id": "r"}, "execution_arn": ARN,
+         "execution_started_at": "2026-11-23T10:00:00"},
+        {"watch": {"provider": "surecart", "refund_id": "r"}, "execution_arn": ARN,
+         "execution_started_at": "2026-11-23"},
+        # No item could hold it (and no ARN is this long or shaped so).
+        {"watch": {"provider": "surecart", "refund_id": "r"}, "execution_arn": "a" * 500_000,
+         "execution_started_at": START.isoformat()},
+        {"watch": {"provider": "surecart", "refund_id": "r"}, "execution_arn": "not-an-arn",
+         "execution_started_at": START.isoformat()},
+        # Python's json reads Infinity; a shortened run's grace must not overflow on it.
+        {"watch": {"provider": "surecart", "refund_id": "r", "first_check_seconds": 5},
+         "defaults": {"not_found_grace_seconds": float("inf")},
+         "execution_arn": ARN, "execution_started_at": START.isoformat()},
     ],
 )  # fmt: skip
 def test_malformed_check_events_are_invalid_requests(bad: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ from refund_core.http_api import (
     count_error,
     install_error_handlers,
     json_response,
+    malformed_event_answer,
     path_refund_id,
 )
 from refund_core.model import Refund
@@ -53,7 +54,10 @@ def build_lambda_handler(provider: str, *, clients: ProviderClients | None = Non
         # (No request counter: Lambda's own Invocations metric is that.)
         metrics.add_dimension(name="provider", value=provider)
         if isinstance(event, Mapping) and "httpMethod" in event:
-            return app.resolve(event, context)
+            malformed = malformed_event_answer(
+                event, logger=logger, metrics=metrics, provider=provider
+            )
+            return malformed or app.resolve(event, context)
         # Imported here: API calls never need the poller's code (and its DynamoDB client).
         from refund_core.poller.check import is_poll_check
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from refund_core.errors import (
     InvalidRefundId,
+    InvalidRequest,
     MethodNotAllowed,
     RefundServiceError,
     RouteNotFound,
@@ -55,6 +56,64 @@ def error_response(
 def count_error(metrics: Metrics, error: RefundServiceError) -> None:
     """One `Error_<code>` for one error answered: the only place the metric is named."""
     metrics.add_metric(name=f"Error_{error.code}", unit=MetricUnit.Count, value=1)
+
+
+# What Powertools reads from a REST proxy event, and the types API Gateway sends.
+_STRING_MAPS = ("headers", "queryStringParameters", "pathParameters", "stageVariables")
+_LIST_MAPS = ("multiValueHeaders", "multiValueQueryStringParameters")
+
+
+def malformed_event_answer(
+    event: Mapping[str, Any], *, logger: Logger, metrics: Metrics, provider: str | None = None
+) -> dict[str, Any] | None:
+    """The 400 `invalid_request` answer to an API event no API Gateway would send (a `path`
+    that is no string, `pathParameters` that is a list...), or None for a well-formed one.
+
+    Checked before Powertools reads the event: its data classes trust the shape, and a wrong
+    one would escape as a raw TypeError (API Gateway's 502, with no error code).
+    """
+    problem = _event_problem(event)
+    if problem is None:
+        return None
+    error = InvalidRequest(f"not an API Gateway REST proxy event: {problem}", provider=provider)
+    logger.info("request failed", extra={"error_code": error.code, "cause": problem})
+    count_error(metrics, error)
+    return {
+        "statusCode": error.http_status,
+        "isBase64Encoded": False,
+        "multiValueHeaders": {"Content-Type": [JSON], "Cache-Control": ["no-store"]},
+        "body": json.dumps(error.to_body(), separators=(",", ":")),
+    }
+
+
+def _event_problem(event: Mapping[str, Any]) -> str | None:
+    for name in ("httpMethod", "path"):
+        if not isinstance(event.get(name), str):
+            return f"{name} must be a string"
+    for name in _STRING_MAPS:
+        value = event.get(name)
+        if value is not None and not _is_map_of(value, str):
+            return f"{name} must be an object of strings"
+    for name in _LIST_MAPS:
+        value = event.get(name)
+        if value is not None and not (
+            _is_map_of(value, list)
+            and all(isinstance(item, str) for items in value.values() for item in items)
+        ):
+            return f"{name} must be an object of string lists"
+    if not isinstance(event.get("requestContext") or {}, Mapping):
+        return "requestContext must be an object"
+    if not isinstance(event.get("body"), str | None):
+        return "body must be a string"
+    if not isinstance(event.get("isBase64Encoded"), bool | None):
+        return "isBase64Encoded must be a boolean"
+    return None
+
+
+def _is_map_of(value: Any, kind: type) -> bool:
+    return isinstance(value, Mapping) and all(
+        isinstance(key, str) and isinstance(item, kind) for key, item in value.items()
+    )
 
 
 def path_refund_id(app: APIGatewayRestResolver, matched: str, *, provider: str) -> str:

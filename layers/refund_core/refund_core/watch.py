@@ -40,6 +40,7 @@ from refund_core.http_api import (
     count_error,
     install_error_handlers,
     json_response,
+    malformed_event_answer,
     path_refund_id,
 )
 from refund_core.poller.check import RECORDS_TABLE_ENV, shared_records
@@ -168,7 +169,8 @@ def build_watch_handler(
     def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="WatchRequests", unit=MetricUnit.Count, value=1)
         if isinstance(event, Mapping) and "httpMethod" in event:
-            return app.resolve(event, context)
+            malformed = malformed_event_answer(event, logger=logger, metrics=metrics)
+            return malformed or app.resolve(event, context)
         refused = InvalidRequest("expected an API Gateway REST proxy event")
         count_error(metrics, refused)
         raise refused
@@ -194,7 +196,11 @@ def build_watch_api(
     @app.post(watch_path)
     def start_watch(provider: str, refund_id: str) -> Response[str]:
         provider, refund_id = target(provider, refund_id)
-        overrides = _overrides(app.current_event.body)
+        try:
+            body = app.current_event.decoded_body  # base64 when isBase64Encoded says so
+        except ValueError:  # binascii.Error, UnicodeDecodeError
+            raise InvalidRequest("invalid watch body: not base64 of UTF-8 text") from None
+        overrides = _overrides(body)
         refresh = (app.current_event.query_string_parameters or {}).get("refresh") == "true"
         store = records()
         record = store.get(provider, refund_id)

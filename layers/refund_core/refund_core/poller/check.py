@@ -23,7 +23,7 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from refund_core.aws_clients import aws_client
 from refund_core.clients import ProviderClients
@@ -67,8 +67,10 @@ class PollCheckEvent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     watch: WatchSettings
-    execution_arn: str = Field(min_length=1)
-    execution_started_at: datetime
+    # Step Functions' own limit on an ARN; the record stores it.
+    execution_arn: str = Field(min_length=1, max_length=2048, pattern=r"^arn:")
+    # `$$.Execution.StartTime` always carries its zone; a naive time cannot be compared.
+    execution_started_at: AwareDatetime
 
     @classmethod
     def parse(cls, event: Any) -> PollCheckEvent:
@@ -109,7 +111,7 @@ def _field(model: str, loc: tuple[int | str, ...]) -> str:
 def _shortened_grace(default: Any, first_check: Any) -> Any:
     try:
         return min(int(default if default is not None else 300), 3 * int(first_check))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
         return default  # left for validation to refuse with a clear error
 
 
