@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import signal
 import sys
 import threading
 
+from devstack.aws.errors import LocalAwsError
 from devstack.stack import (
     DEFAULT_AWS_PORT,
     DEFAULT_GATEWAY_PORT,
@@ -46,16 +46,30 @@ def main(argv: list[str] | None = None) -> int:
 
 def _up(ports: StackPorts, docker_host: str | None) -> int:
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+
+    def stop(*_: object) -> None:
+        stopped.set()
+        # A second Ctrl-C (a start-up that hangs) interrupts at once.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    # Ctrl-C or SIGTERM at any moment, start-up included, ends in the same clean stop: what
+    # started is closed by the stack's exit, never abandoned mid-way by a KeyboardInterrupt.
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print("starting the local stack…", flush=True)
     try:
         with LocalStack(ports=ports, docker_host=docker_host) as stack:
-            print(stack.banner(stack.seed()), flush=True)
-            with contextlib.suppress(KeyboardInterrupt):
-                stopped.wait()
+            if not stopped.is_set():
+                print(stack.banner(stack.seed()), flush=True)
+            stopped.wait()
             print("\nstopping…", flush=True)
-    except OSError as error:
+    except (OSError, LocalAwsError) as error:
+        # A port in use, a template the stack cannot run: one line, no traceback.
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
     return 0
 
 

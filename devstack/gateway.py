@@ -219,6 +219,13 @@ def _drain(stream: Any, length: int) -> None:
         remaining -= len(chunk)
 
 
+class _GatewayHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of clients would wait a whole SYN
+    # retransmit (about 1 s) for a slot.
+    request_queue_size = 128
+
+
 class LocalApiGateway:
     """The HTTP server: `with LocalApiGateway(api, invoke, port=3000) as gateway: ...`."""
 
@@ -229,10 +236,9 @@ class LocalApiGateway:
         self._invoke = invoke
         self._routes = RouteTable(api.routes)
         try:
-            self._server = ThreadingHTTPServer((host, port), self._handler_class())
+            self._server = _GatewayHTTPServer((host, port), self._handler_class())
         except OSError as exc:
             raise OSError(f"port {port} on {host} is already in use ({exc.strerror})") from None
-        self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

@@ -386,6 +386,9 @@ class _SandboxHTTPServer(ThreadingHTTPServer):
     """Tracks open connections so ``stop()`` can cut kept-alive ones."""
 
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of connections (benchmarks, fuzzing,
+    # the poller's retries) would wait a whole SYN retransmit (about 1 s) for a slot.
+    request_queue_size = 128
 
     def __init__(
         self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], sandbox: Sandbox

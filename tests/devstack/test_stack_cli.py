@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 
 from devstack.stack import LocalStack
 
@@ -49,21 +50,41 @@ def test_up_serves_the_api_and_stops_on_ctrl_c() -> None:
         assert process.wait(timeout=30) == 0
 
 
-def test_a_port_in_use_is_one_line_naming_it() -> None:
+@pytest.mark.parametrize("option", ["--port", "--aws-port", "--sandbox-port"])
+def test_a_port_in_use_is_one_line_naming_it(option: str) -> None:
     import socket
 
+    ports = {"--port": "0", "--aws-port": "0", "--sandbox-port": "0"}
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
+        ports[option] = str(port)
         done = subprocess.run(  # noqa: S603 - our own CLI
-            [sys.executable, "-m", "devstack", "up", "--port", "0", "--aws-port", "0",
-             "--sandbox-port", str(port)],
+            [sys.executable, "-m", "devstack", "up", *(x for kv in ports.items() for x in kv)],
             cwd=REPO, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
     assert done.returncode == 1
-    assert done.stderr.strip().count("\n") == 0
+    assert done.stderr.strip().count("\n") == 0, done.stderr
     assert str(port) in done.stderr
+
+
+def test_ctrl_c_during_start_up_stops_cleanly() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack", "up", "--port", "0", "--aws-port", "0",
+         "--sandbox-port", "0"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    assert "starting" in first, first
+    process.send_signal(signal.SIGINT)  # mid start-up: moto, sandboxes, resources
+    output = first + process.stdout.read()
+    assert process.wait(timeout=60) == 0, output
+    assert "Traceback" not in output
+    assert "Exception ignored" not in output
+    assert "stopping" in output
 
 
 @dataclass
