@@ -137,8 +137,12 @@ demo: $(STAMP) ## the whole service locally, end to end: refunds, API, pollers, 
 	$(call step,demo)
 	python -m devstack demo
 
-up: $(STAMP) ## run the local stack until Ctrl-C: API on :3000, moto on :4570, sandboxes on :8101-8104
-	python -m devstack up
+PORT ?= 3000
+AWS_PORT ?= 4570
+SANDBOX_PORT ?= 8101
+
+up: $(STAMP) ## run the local stack until Ctrl-C: API :3000, moto :4570, sandboxes :8101-8104 (make up PORT=3100 AWS_PORT=… SANDBOX_PORT=…)
+	python -m devstack up --port $(PORT) --aws-port $(AWS_PORT) --sandbox-port $(SANDBOX_PORT)
 
 asl: $(STAMP) ## regenerate statemachine/refund_poller.asl.json from the poller's schedule ladder
 	python -m devstack.poller_asl

@@ -210,6 +210,40 @@ def function_answer(result: InvokeResult) -> GatewayAnswer | None:
     return GatewayAnswer(payload["statusCode"], headers, body)
 
 
+# http.server's own error statuses, as the API Gateway response types that answer them.
+_GATEWAY_RESPONSE_BY_STATUS = {
+    400: "BAD_REQUEST_BODY",
+    413: "REQUEST_TOO_LARGE",
+    414: "REQUEST_TOO_LARGE",
+    431: "REQUEST_TOO_LARGE",
+}
+
+
+def _read_chunked(stream: Any, limit: int) -> bytes | str | None:
+    """A `Transfer-Encoding: chunked` body: its bytes, a reason it is malformed, or None when
+    it is larger than `limit`."""
+    body = bytearray()
+    while True:
+        size_line = stream.readline(1026)
+        size_text = size_line.split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            return "malformed chunked body"
+        if size < 0:
+            return "malformed chunked body"
+        if size == 0:
+            while stream.readline(1026) not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return bytes(body)
+        if len(body) + size > limit:
+            return None
+        chunk = stream.read(size)
+        if len(chunk) != size or stream.readline(3) not in (b"\r\n", b"\n"):
+            return "malformed chunked body"
+        body += chunk
+
+
 def _drain(stream: Any, length: int) -> None:
     remaining = length
     while remaining > 0:
@@ -326,6 +360,24 @@ class LocalApiGateway:
                     return gateway_response(
                         gateway.api, "REQUEST_TOO_LARGE", 431, "Request headers too large"
                     )
+                if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                    self.close_connection = True  # what is left of a bad stream is unread
+                    chunked = _read_chunked(self.rfile, MAX_BODY_BYTES)
+                    if chunked is None:
+                        return gateway_response(
+                            gateway.api, "REQUEST_TOO_LARGE", 413, "Request Too Long"
+                        )
+                    if isinstance(chunked, str):
+                        return gateway_response(gateway.api, "BAD_REQUEST_BODY", 400, chunked)
+                    self.close_connection = False
+                    return gateway.handle(
+                        self.command,
+                        self.path,
+                        [(k, v) for k, v in self.headers.items()
+                         if k.lower() != "transfer-encoding"],
+                        chunked,
+                        self.client_address[0],
+                    )  # fmt: skip
                 length_text = self.headers.get("Content-Length", "0") or "0"
                 if not length_text.isdigit():
                     self.close_connection = True
@@ -363,16 +415,23 @@ class LocalApiGateway:
             def send_error(
                 self, code: int, message: str | None = None, explain: str | None = None
             ) -> None:
-                # http.server's own errors (a request line too long, too many headers) in the
-                # gateway's JSON, never its HTML page.
-                body = json.dumps({"message": message or HTTPStatus(code).phrase}).encode()
+                # http.server's own errors (a request line too long, too many headers) as
+                # the gateway's other answers: the template's gateway responses, never the
+                # stdlib's HTML page.
+                kind = _GATEWAY_RESPONSE_BY_STATUS.get(
+                    code, "DEFAULT_5XX" if code >= 500 else "DEFAULT_4XX"
+                )
+                answer = gateway_response(
+                    gateway.api, kind, code, message or HTTPStatus(code).phrase
+                )
                 self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
+                for name, value in answer.headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(answer.body)))
                 self.send_header("Connection", "close")
                 self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(body)
+                if getattr(self, "command", None) != "HEAD":
+                    self.wfile.write(answer.body)
                 self.close_connection = True
 
         return Handler

@@ -92,7 +92,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
-    sandboxes = _start(args)
+    try:
+        sandboxes = _start(args)
+    except OSError as error:  # a port in use: one line, no traceback
+        print(
+            f"error: cannot listen on {args.host}:{args.port or 'any port'}: {error.strerror}",
+            file=sys.stderr,
+        )
+        return 1
     try:
         report: dict[str, dict[str, Any]] = {
             s.name: {"base_url": s.base_url, "secret": s.credentials, "refunds": _seed(s)}

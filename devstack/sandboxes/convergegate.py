@@ -99,6 +99,9 @@ class ConvergeGate(Provider):
 
     def error(self, kind: str, refund_id: str | None) -> tuple[int, JsonObject]:
         status, error_type, message = _ERRORS[kind]
+        if kind == "not_found" and refund_id is None:
+            # A path that names no refund at all: Stripe-style APIs say so, not "No such refund".
+            return status, {"error": {"type": error_type, "message": "Unrecognized request URL."}}
         error: JsonObject = {"type": error_type, "message": message.format(id=refund_id)}
         if kind == "not_found":
             error["param"] = "id"

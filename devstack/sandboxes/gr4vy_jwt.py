@@ -136,6 +136,9 @@ class TokenVerifier:
         return claims
 
     def _verify_signature(self, token: str) -> dict[str, Any]:
+        if not token.isascii():
+            # A compact JWS is base64url and dots only (RFC 7515 section 7.1).
+            raise TokenError("token is not a compact JWS")
         parts = token.split(".")
         if len(parts) != 3:
             raise TokenError("token is not a compact JWS")

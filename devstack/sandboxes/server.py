@@ -448,6 +448,21 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._dispatch()
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (HEAD, OPTIONS, a malformed request line) in JSON, as an
+        API answers, never the stdlib's HTML page."""
+        body = json.dumps(
+            {"error": {"message": message or HTTPStatus(code).phrase, "status": code}}
+        ).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if getattr(self, "command", None) != "HEAD":
+            self.wfile.write(body)
+        self.close_connection = True
+
     def _dispatch(self) -> None:
         sandbox = cast(_SandboxHTTPServer, self.server).sandbox
         raw_body = self._read_body()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -172,6 +173,38 @@ def test_an_oversized_body_is_refused_and_the_stack_keeps_serving(
     huge_header = {"X-Filler": "y" * 20_000}
     assert api.get("/refunds/gr4vy/abc", headers=huge_header).status_code in (431, 400)
     assert api.get("/nothing-here").status_code == 404
+
+
+def test_the_gateways_own_refusals_use_the_error_shape(
+    stack: LocalStack, api: httpx.Client
+) -> None:
+    many_headers = {f"X-H{i}": "v" for i in range(120)}  # over http.server's 100
+    too_many = api.get("/refunds/gr4vy/abc", headers=many_headers)
+    assert too_many.status_code == 431, too_many.text
+    assert too_many.headers["content-type"] == "application/json"
+    assert set(too_many.json()) == {"error"}, too_many.text
+    # A request line over http.server's 64 KiB (httpx refuses to send one: a raw socket).
+    host, port = httpx.URL(stack.url).host, httpx.URL(stack.url).port
+    with socket.create_connection((host, port), timeout=10) as conn:
+        conn.sendall(b"GET /refunds/gr4vy/" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        raw = b""
+        while chunk := conn.recv(65536):
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 414"), head
+    assert set(json.loads(body)) == {"error"}, body
+    assert api.get("/nothing-here").status_code == 404  # and the gateway still serves
+
+
+def test_a_chunked_body_reaches_the_function(stack: LocalStack, api: httpx.Client) -> None:
+    def chunks(body: bytes) -> Iterator[bytes]:
+        yield body[:7]
+        yield body[7:]
+
+    bad = json.dumps({"first_check_seconds": "not-a-number"}).encode()
+    answer = api.post("/refunds/surecart/re_chunked/watch", content=chunks(bad))
+    assert answer.request.headers.get("transfer-encoding") == "chunked"
+    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "invalid_request")
 
 
 def test_a_port_in_use_is_a_one_line_error(stack: LocalStack) -> None:

@@ -195,6 +195,10 @@ def test_gr4vy_rejects_missing_and_non_bearer(start: Start, client: httpx.Client
     _unauthorized(client.get(url, headers={"Authorization": "Basic eDp5"}))
     _unauthorized(client.get(url, headers={"Authorization": "Bearer not.a.jwt"}))
     _unauthorized(client.get(url, headers={"Authorization": "Bearer abc"}))
+    # Not ASCII (http.server reads header bytes as Latin-1): a 401, not a dropped connection.
+    token = mint_token(sandbox.credentials["private_key"]).split(".")
+    tampered = ".".join([token[0], token[1] + "\u00e9", token[2]]).encode("latin-1")
+    _unauthorized(client.get(url, headers={"Authorization": b"Bearer " + tampered}))
 
 
 def test_gr4vy_rejects_a_token_from_another_key(start: Start, client: httpx.Client) -> None:

@@ -176,3 +176,15 @@ def test_cli_all_on_consecutive_ports(processes: list[subprocess.Popen[str]]) ->
 def test_cli_rejects_unknown_provider() -> None:
     proc = _launch("stripe")
     assert proc.wait(timeout=15) == 2
+
+
+def test_a_port_in_use_is_one_line_naming_it() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = _launch("surecart", "--port", str(port))
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert err.strip().count("\n") == 0, err
+    assert str(port) in err

@@ -255,3 +255,20 @@ def test_a_burst_of_new_connections_is_served_without_a_syn_retry() -> None:
             thread.join(timeout=10)
     assert len(times) == 64
     assert max(times) < 0.9, f"slowest connection took {max(times):.2f} s"
+
+
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS"])
+def test_methods_http_server_refuses_answer_json_not_html(method: str) -> None:
+    with start_sandbox("surecart") as sandbox, httpx.Client() as client:
+        answer = client.request(method, sandbox.refund_url(sandbox.create_refund()))
+    assert answer.status_code == 501
+    assert answer.headers["content-type"] == "application/json"
+    if method != "HEAD":
+        assert answer.json()["error"]["status"] == 501
+
+
+def test_convergegate_says_a_path_naming_no_refund_is_unrecognized() -> None:
+    with start_sandbox("convergegate") as sandbox, httpx.Client() as client:
+        answer = client.get(sandbox.base_url + "/v1/nothing")
+    assert answer.status_code == 404
+    assert answer.json()["error"]["message"] == "Unrecognized request URL."
