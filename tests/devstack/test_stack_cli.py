@@ -19,13 +19,18 @@ from devstack.stack import LocalStack
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_up_serves_the_api_and_stops_on_ctrl_c() -> None:
-    process = subprocess.Popen(
+def launch_up() -> subprocess.Popen[str]:
+    """`python -m devstack up` on free ports, its output on one pipe."""
+    return subprocess.Popen(
         [sys.executable, "-m", "devstack", "up", "--port", "0", "--aws-port", "0",
          "--sandbox-port", "0"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
+
+
+def test_up_serves_the_api_and_stops_on_ctrl_c() -> None:
+    process = launch_up()
     assert process.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + 90
@@ -70,12 +75,7 @@ def test_a_port_in_use_is_one_line_naming_it(option: str) -> None:
 
 
 def test_ctrl_c_during_start_up_stops_cleanly() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "up", "--port", "0", "--aws-port", "0",
-         "--sandbox-port", "0"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
+    process = launch_up()
     assert process.stdout is not None
     first = process.stdout.readline()
     assert "starting" in first, first
