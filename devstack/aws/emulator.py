@@ -6,8 +6,9 @@
 
 On entry it starts moto's server on 127.0.0.1, turns on real ASL execution and Docker-free
 Lambda, installs `moto_patches`, and creates every resource of the template: secrets (with their
-initial SecretString), DynamoDB tables (keys, indexes, TTL, point-in-time recovery), state
-machines (definitions with their substitutions), and the functions, registered in a
+initial SecretString), DynamoDB tables (keys, indexes, TTL, point-in-time recovery, streams,
+encryption), log groups (with their retention), state machines (definitions with their
+substitutions, logging and tracing), and the functions, registered in a
 `LambdaRuntime` whose workers call back into this endpoint. On exit it stops running
 executions, the workers and the server.
 
@@ -272,13 +273,18 @@ class LocalAws:
                     PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
                 )
 
+        logs = self.client("logs")
+        for group in template.log_groups.values():
+            logs.create_log_group(logGroupName=group.name)
+            if group.retention_in_days is not None:
+                logs.put_retention_policy(
+                    logGroupName=group.name, retentionInDays=group.retention_in_days
+                )
+
         sfn = self.client("stepfunctions")
         for machine in template.state_machines.values():
             created = sfn.create_state_machine(
-                name=machine.name,
-                definition=machine.definition,
-                roleArn=STATE_MACHINE_ROLE,
-                type="EXPRESS" if machine.type.upper() == "EXPRESS" else "STANDARD",
+                **machine.create_state_machine_kwargs(STATE_MACHINE_ROLE)
             )["stateMachineArn"]
             if created != machine.arn:
                 raise LocalAwsError(

@@ -23,6 +23,19 @@ class UnsupportedResource(TemplateError):
         self.resource_type = resource_type
 
 
+class UnsupportedProperty(TemplateError):
+    """A resource property (or a key inside one) the local stack cannot create."""
+
+    def __init__(self, logical_id: str, where: str, key: str) -> None:
+        super().__init__(
+            f"resource {logical_id!r}: {where} property {key!r} is not something the local "
+            "stack can create (support it in devstack/aws/template.py and emulator.py, "
+            "or remove it)"
+        )
+        self.logical_id = logical_id
+        self.key = key
+
+
 class UnresolvableReference(TemplateError):
     """A Ref, GetAtt or Sub variable that names nothing the template defines."""
 

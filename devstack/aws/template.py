@@ -19,7 +19,12 @@ from typing import Any, Final
 from cfnlint.decode import decode  # type: ignore[import-untyped]
 
 from devstack.aws._intrinsics import Pseudo, Resolver, stringify
-from devstack.aws.errors import ParameterError, TemplateError, UnsupportedResource
+from devstack.aws.errors import (
+    ParameterError,
+    TemplateError,
+    UnsupportedProperty,
+    UnsupportedResource,
+)
 
 ACCOUNT_ID: Final = "123456789012"
 REGION: Final = "us-east-1"
@@ -39,6 +44,57 @@ SUPPORTED_TYPES: Final = frozenset(
 )
 # IAM is accepted and ignored: the local stack does not enforce permissions.
 IGNORED_TYPE_PREFIXES: Final = ("AWS::IAM::",)
+
+# For each type the local stack creates in moto: the properties it creates the resource with.
+# Any other property of such a resource is refused (UnsupportedProperty): a declared setting is
+# created or named as an error, never silently dropped.
+CREATED_PROPERTIES: Final[Mapping[str, frozenset[str]]] = {
+    TABLE: frozenset(
+        {
+            "TableName",
+            "KeySchema",
+            "AttributeDefinitions",
+            "BillingMode",
+            "ProvisionedThroughput",
+            "GlobalSecondaryIndexes",
+            "LocalSecondaryIndexes",
+            "TimeToLiveSpecification",
+            "PointInTimeRecoverySpecification",
+            "StreamSpecification",
+            "SSESpecification",
+        }
+    ),
+    LOG_GROUP: frozenset({"LogGroupName", "RetentionInDays"}),
+    SAM_STATE_MACHINE: frozenset(
+        {
+            "Name",
+            "Type",
+            "Definition",
+            "DefinitionUri",
+            "DefinitionSubstitutions",
+            "Logging",
+            "Tracing",
+            # Permissions, like IAM resources, are accepted and not enforced.
+            "Policies",
+            "Role",
+            "RolePath",
+            "PermissionsBoundary",
+        }
+    ),
+    CFN_STATE_MACHINE: frozenset(
+        {
+            "StateMachineName",
+            "StateMachineType",
+            "Definition",
+            "DefinitionString",
+            "DefinitionSubstitutions",
+            "LoggingConfiguration",
+            "TracingConfiguration",
+            "RoleArn",  # not enforced
+        }
+    ),
+    SECRET: frozenset({"Name", "Description", "SecretString"}),
+}
 
 # SAM Globals section → the resource type it applies to.
 _GLOBALS_SECTIONS: Final[Mapping[str, str]] = {
@@ -115,6 +171,7 @@ class Table:
     local_secondary_indexes: tuple[SecondaryIndex, ...] = ()
     provisioned_throughput: Mapping[str, int] | None = None
     stream_view_type: str | None = None
+    sse_specification: Mapping[str, Any] | None = None
 
     @property
     def hash_key(self) -> str:
@@ -148,6 +205,8 @@ class Table:
                 "StreamEnabled": True,
                 "StreamViewType": self.stream_view_type,
             }
+        if self.sse_specification:
+            kwargs["SSESpecification"] = dict(self.sse_specification)
         return kwargs
 
 
@@ -161,6 +220,32 @@ class StateMachine:
     definition: str
     type: str
     substitutions: Mapping[str, str] = field(default_factory=dict)
+    logging: Mapping[str, Any] | None = None
+    tracing: Mapping[str, Any] | None = None
+
+    def create_state_machine_kwargs(self, role_arn: str) -> dict[str, Any]:
+        """Keyword arguments for boto3 `create_state_machine`."""
+        kwargs: dict[str, Any] = {
+            "name": self.name,
+            "definition": self.definition,
+            "roleArn": role_arn,
+            "type": "EXPRESS" if self.type.upper() == "EXPRESS" else "STANDARD",
+        }
+        if self.logging is not None:
+            kwargs["loggingConfiguration"] = dict(self.logging)
+        if self.tracing is not None:
+            kwargs["tracingConfiguration"] = dict(self.tracing)
+        return kwargs
+
+
+@dataclass(frozen=True)
+class LogGroup:
+    """An `AWS::Logs::LogGroup`."""
+
+    logical_id: str
+    name: str
+    arn: str
+    retention_in_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -213,6 +298,7 @@ class Template:
     state_machines: Mapping[str, StateMachine]
     secrets: Mapping[str, Secret]
     api: Api | None
+    log_groups: Mapping[str, LogGroup] = field(default_factory=dict)
 
     def function(self, key: str) -> Function:
         """A function by logical id, physical name or ARN."""
@@ -288,6 +374,7 @@ def load_template(
         state_machines=builder.state_machines(),
         secrets=builder.of_type(SECRET, builder.secret),
         api=builder.api(),
+        log_groups=builder.of_type(LOG_GROUP, builder.log_group),
     )
 
 
@@ -407,12 +494,22 @@ class _Builder:
     def of_type[T](
         self, resource_type: str, build: Callable[[str, Mapping[str, Any]], T]
     ) -> dict[str, T]:
-        """Every resource of `resource_type`, built by `build(logical_id, properties)`."""
-        return {
-            logical_id: build(logical_id, self._props(logical_id))
-            for logical_id, resource in self._resources.items()
-            if resource.get("Type") == resource_type
-        }
+        """Every resource of `resource_type`, built by `build(logical_id, properties)`.
+
+        A property the local stack does not create for that type is refused by name.
+        """
+        built: dict[str, T] = {}
+        for logical_id, resource in self._resources.items():
+            if resource.get("Type") != resource_type:
+                continue
+            props = self._props(logical_id)
+            created = CREATED_PROPERTIES.get(resource_type)
+            if created is not None:
+                for key in props:
+                    if key not in created:
+                        raise UnsupportedProperty(logical_id, resource_type, key)
+            built[logical_id] = build(logical_id, props)
+        return built
 
     def _props(self, logical_id: str) -> dict[str, Any]:
         properties = self._resources[logical_id].get("Properties") or {}
@@ -533,6 +630,17 @@ class _Builder:
             ),
             provisioned_throughput=_throughput(resolved.get("ProvisionedThroughput")),
             stream_view_type=stream.get("StreamViewType"),
+            sse_specification=_sse(logical_id, resolved.get("SSESpecification")),
+        )
+
+    def log_group(self, logical_id: str, props: Mapping[str, Any]) -> LogGroup:
+        """A CloudWatch Logs log group model."""
+        retention = self._value(props, "RetentionInDays")
+        return LogGroup(
+            logical_id=logical_id,
+            name=self._resolver.physical_name(logical_id),
+            arn=self._resolver.arn(logical_id),
+            retention_in_days=None if retention is None else int(retention),
         )
 
     def secret(self, logical_id: str, props: Mapping[str, Any]) -> Secret:
@@ -573,6 +681,9 @@ class _Builder:
         # CloudFormation's substitution is textual: each ${key} it knows, nothing else.
         for key, value in substitutions.items():
             definition = definition.replace("${" + key + "}", value)
+        # SAM's `Logging`/`Tracing` and CloudFormation's `*Configuration` share one shape.
+        logging = self._value(props, "Logging", self._value(props, "LoggingConfiguration"))
+        tracing = self._value(props, "Tracing", self._value(props, "TracingConfiguration"))
         return StateMachine(
             logical_id=logical_id,
             name=self._resolver.physical_name(logical_id),
@@ -582,6 +693,8 @@ class _Builder:
                 self._value(props, "Type", self._value(props, "StateMachineType", "STANDARD"))
             ),
             substitutions=substitutions,
+            logging=None if logging is None else _logging(logical_id, logging),
+            tracing=None if tracing is None else _tracing(logical_id, tracing),
         )
 
 
@@ -606,3 +719,67 @@ def _index(index: Mapping[str, Any]) -> SecondaryIndex:
         projection=index.get("Projection", {"ProjectionType": "ALL"}),
         provisioned_throughput=_throughput(index.get("ProvisionedThroughput")),
     )
+
+
+def _settings(
+    logical_id: str, setting: str, value: Any, allowed: frozenset[str]
+) -> Mapping[str, Any]:
+    """`value` as a mapping with only `allowed` keys (anything else is refused by name)."""
+    if not isinstance(value, Mapping):
+        raise TemplateError(f"{logical_id}.{setting}: expected a mapping, got {value!r}")
+    for key in value:
+        if key not in allowed:
+            raise UnsupportedProperty(logical_id, setting, key)
+    return value
+
+
+def _sse(logical_id: str, value: Any) -> dict[str, Any] | None:
+    """CloudFormation's `SSESpecification` in CreateTable's shape (`SSEEnabled` → `Enabled`)."""
+    if value is None:
+        return None
+    spec = _settings(
+        logical_id,
+        "SSESpecification",
+        value,
+        frozenset({"SSEEnabled", "SSEType", "KMSMasterKeyId"}),
+    )
+    api: dict[str, Any] = {"Enabled": _on(spec.get("SSEEnabled"))}
+    if "SSEType" in spec:
+        api["SSEType"] = str(spec["SSEType"])
+    if "KMSMasterKeyId" in spec:
+        api["KMSMasterKeyId"] = str(spec["KMSMasterKeyId"])
+    return api
+
+
+def _logging(logical_id: str, value: Any) -> dict[str, Any]:
+    """A state machine's `Logging` in CreateStateMachine's `loggingConfiguration` shape."""
+    spec = _settings(
+        logical_id, "Logging", value, frozenset({"Level", "IncludeExecutionData", "Destinations"})
+    )
+    api: dict[str, Any] = {}
+    if "Level" in spec:
+        api["level"] = str(spec["Level"])
+    if "IncludeExecutionData" in spec:
+        api["includeExecutionData"] = _on(spec["IncludeExecutionData"])
+    if "Destinations" in spec:
+        if not isinstance(spec["Destinations"], list):
+            raise TemplateError(f"{logical_id}.Logging.Destinations: expected a list")
+        destinations = []
+        for destination in spec["Destinations"]:
+            where = "Logging.Destinations"
+            group = _settings(logical_id, where, destination, frozenset({"CloudWatchLogsLogGroup"}))
+            where += ".CloudWatchLogsLogGroup"
+            arn = _settings(
+                logical_id, where, group.get("CloudWatchLogsLogGroup"), frozenset({"LogGroupArn"})
+            ).get("LogGroupArn")
+            if not isinstance(arn, str):
+                raise TemplateError(f"{logical_id}.{where}: LogGroupArn must be an ARN")
+            destinations.append({"cloudWatchLogsLogGroup": {"logGroupArn": arn}})
+        api["destinations"] = destinations
+    return api
+
+
+def _tracing(logical_id: str, value: Any) -> dict[str, bool]:
+    """A state machine's `Tracing` in CreateStateMachine's `tracingConfiguration` shape."""
+    spec = _settings(logical_id, "Tracing", value, frozenset({"Enabled"}))
+    return {"enabled": _on(spec.get("Enabled"))}

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from devstack.aws.emulator import LocalAws
-from tests.devstack.conftest import REPO, TEMPLATE
+from tests.devstack.conftest import REPO, TEMPLATE, decoded_template
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +70,58 @@ def test_a_provider_function_runs_its_real_code(aws: LocalAws) -> None:
     assert result.ok, result
     assert result.payload["statusCode"] == 400
     assert json.loads(result.payload["body"])["error"]["code"] == "invalid_refund_id"
+
+
+def test_every_moto_resource_of_the_yaml_is_created_with_its_settings(aws: LocalAws) -> None:
+    # Given the template's own resources (read raw, not through the loader's model)
+    raw = decoded_template()["Resources"]
+    resolved = aws.template
+
+    # Then each table, log group and state machine the YAML declares exists in moto
+    dynamodb, logs, sfn = aws.client("dynamodb"), aws.client("logs"), aws.client("stepfunctions")
+    for logical_id, resource in raw.items():
+        props = resource.get("Properties") or {}
+        if resource["Type"] == "AWS::DynamoDB::Table":
+            described = dynamodb.describe_table(TableName=resolved.tables[logical_id].name)["Table"]
+            if "SSESpecification" in props:
+                assert props["SSESpecification"]["SSEEnabled"] is True
+                assert described["SSEDescription"]["Status"] == "ENABLED"
+        elif resource["Type"] == "AWS::Logs::LogGroup":
+            group = resolved.log_groups[logical_id]
+            found = logs.describe_log_groups(logGroupNamePrefix=group.name)["logGroups"]
+            assert [g["logGroupName"] for g in found] == [group.name]
+            assert found[0].get("retentionInDays") == props.get("RetentionInDays")
+            assert found[0]["arn"] == group.arn
+        elif resource["Type"] == "AWS::Serverless::StateMachine":
+            machine = resolved.state_machines[logical_id]
+            described = sfn.describe_state_machine(stateMachineArn=machine.arn)
+            logging = described["loggingConfiguration"]
+            assert logging["level"] == props.get("Logging", {}).get("Level", "OFF")
+            if "Logging" in props:
+                assert logging["includeExecutionData"] is props["Logging"]["IncludeExecutionData"]
+                arns = [d["cloudWatchLogsLogGroup"]["logGroupArn"] for d in logging["destinations"]]
+                # each destination is a log group of the template, which exists in moto
+                assert arns
+                assert set(arns) <= {g.arn for g in resolved.log_groups.values()}
+            enabled = props.get("Tracing", {}).get("Enabled", False)
+            assert described["tracingConfiguration"] == {"enabled": enabled}
+
+
+def test_the_poller_logs_to_the_template_log_group_with_tracing(aws: LocalAws) -> None:
+    described = aws.client("stepfunctions").describe_state_machine(
+        stateMachineArn=aws.template.state_machines["RefundPoller"].arn
+    )
+
+    assert described["loggingConfiguration"] == {
+        "level": "ERROR",
+        "includeExecutionData": False,
+        "destinations": [
+            {
+                "cloudWatchLogsLogGroup": {
+                    "logGroupArn": "arn:aws:logs:us-east-1:123456789012:log-group:"
+                    "/aws/vendedlogs/states/refund-status-refund-poller:*"
+                }
+            }
+        ],
+    }
+    assert described["tracingConfiguration"] == {"enabled": True}

@@ -13,6 +13,7 @@ from devstack.aws.errors import (
     ParameterError,
     UnresolvableReference,
     UnsupportedIntrinsic,
+    UnsupportedProperty,
     UnsupportedResource,
 )
 from devstack.aws.template import load_template
@@ -43,6 +44,7 @@ def test_real_template_yields_every_resource_of_the_yaml() -> None:
     assert set(template.tables) == _of_type(raw, "AWS::DynamoDB::Table")
     assert set(template.secrets) == _of_type(raw, "AWS::SecretsManager::Secret")
     assert set(template.state_machines) == _of_type(raw, "AWS::Serverless::StateMachine")
+    assert set(template.log_groups) == _of_type(raw, "AWS::Logs::LogGroup")
     assert {
         "ConvergeGateFunction",
         "SureCartFunction",
@@ -191,6 +193,51 @@ def test_an_unknown_resource_type_is_refused_by_name(tmp_path: Path) -> None:
     assert caught.value.logical_id == "RefundQueue"
     assert caught.value.resource_type == "AWS::SQS::Queue"
     assert "AWS::SQS::Queue" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "path", "value", "key"),
+    [
+        ("RefundRecordsTable", ("Tags",), [{"Key": "team", "Value": "x"}], "Tags"),
+        ("RefundRecordsTable", ("SSESpecification", "SSEColour"), "blue", "SSEColour"),
+        ("RefundPollerLogs", ("KmsKeyId",), "alias/logs", "KmsKeyId"),
+        ("RefundPoller", ("Events",), {"Every": {"Type": "Schedule"}}, "Events"),
+        ("RefundPoller", ("Logging", "Verbosity"), "high", "Verbosity"),
+        ("RefundPoller", ("Tracing", "SamplingRate"), 1, "SamplingRate"),
+        ("ConvergeGateSecret", ("GenerateSecretString",), {}, "GenerateSecretString"),
+    ],
+)
+def test_a_setting_the_local_stack_cannot_create_is_refused_by_name(
+    tmp_path: Path, logical_id: str, path: tuple[str, ...], value: Any, key: str
+) -> None:
+    raw = decoded_template()
+    node = raw["Resources"][logical_id]["Properties"]
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+
+    with pytest.raises(UnsupportedProperty, match=key) as caught:
+        load_template(write_template_copy(tmp_path, raw))
+
+    assert caught.value.logical_id == logical_id
+    assert caught.value.key == key
+
+
+def test_real_template_settings_reach_the_models() -> None:
+    template = load_template(TEMPLATE)
+
+    table = template.tables["RefundRecordsTable"]
+    assert table.create_table_kwargs()["SSESpecification"] == {"Enabled": True}
+    group = template.log_groups["RefundPollerLogs"]
+    assert group.name == "/aws/vendedlogs/states/refund-status-refund-poller"
+    assert group.retention_in_days == 30
+    kwargs = template.state_machines["RefundPoller"].create_state_machine_kwargs("role")
+    assert kwargs["loggingConfiguration"] == {
+        "level": "ERROR",
+        "includeExecutionData": False,
+        "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": group.arn}}],
+    }
+    assert kwargs["tracingConfiguration"] == {"enabled": True}
 
 
 # ---------------------------------------------------------------------- intrinsics
