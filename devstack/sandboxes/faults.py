@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,12 @@ COMMON_FAULTS = ERROR_FAULTS | TRANSPORT_FAULTS | BODY_FAULTS
 DEFAULT_DELAY_SECONDS = 30.0
 DEFAULT_OVERSIZED_BYTES = 5 * 1024 * 1024
 DEFAULT_UNKNOWN_STATUS = "under_review"
+# Bounds of the fault settings: a delay longer than any client waits is a mistake, and a padding
+# larger than this is a memory problem for the sandbox rather than a test of the client.
+MAX_DELAY_SECONDS = 600.0
+MAX_OVERSIZED_BYTES = 64 * 1024 * 1024
+# The statuses an HTTP/1.1 status line can carry.
+MIN_HTTP_STATUS, MAX_HTTP_STATUS = 100, 599
 
 _ids = itertools.count(1)
 
@@ -48,6 +55,19 @@ class Fault:
     size_bytes: int = DEFAULT_OVERSIZED_BYTES
     status: int = 200
     id: int = field(default_factory=lambda: next(_ids))
+
+    def __post_init__(self) -> None:
+        """Refuse settings the sandbox could not act on, naming the field."""
+        check_optional_str("name", self.name, required=True)
+        check_optional_str("refund_id", self.refund_id)
+        if self.times is not None:
+            check_int("times", self.times, low=1)
+        if self.retry_after is not None:
+            check_header_value("retry_after", self.retry_after)
+        self.seconds = check_seconds("seconds", self.seconds, high=MAX_DELAY_SECONDS)
+        check_optional_str("value", self.value, required=True)
+        check_int("size_bytes", self.size_bytes, low=0, high=MAX_OVERSIZED_BYTES)
+        check_int("status", self.status, low=MIN_HTTP_STATUS, high=MAX_HTTP_STATUS)
 
     def to_json(self) -> dict[str, Any]:
         """The fault in the admin API's JSON shape."""
@@ -76,10 +96,6 @@ class FaultBook:
         """Register a fault after checking that this provider can produce it."""
         if fault.name not in self.supported:
             raise ValueError(f"unknown fault {fault.name!r}; known: {sorted(self.supported)}")
-        if fault.times is not None and fault.times < 1:
-            raise ValueError("times must be at least 1 (or None for until cleared)")
-        if fault.seconds < 0 or fault.size_bytes < 0:
-            raise ValueError("seconds and size_bytes must not be negative")
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -132,3 +148,55 @@ class FaultBook:
             if fault.refund_id is None and fallback is None:
                 fallback = fault
         return fallback
+
+
+# --- checks shared by the Python API and the admin API (each names the field it refuses) -------
+
+
+def check_int(field_name: str, value: object, *, low: int, high: int | None = None) -> int:
+    """``value`` if it is an integer (not a bool, not a float) in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{field_name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bounds = f"at least {low}" if high is None else f"between {low} and {high}"
+        raise ValueError(f"{field_name} must be {bounds}, got {value}")
+    return value
+
+
+def check_seconds(field_name: str, value: object, *, high: float | None = None) -> float:
+    """``value`` as float seconds if it is a finite, non-negative number (at most ``high``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{field_name} must be a number of seconds, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{field_name} must be a finite number of seconds, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{field_name} must not be negative, got {value!r}")
+    if high is not None and value > high:
+        raise ValueError(f"{field_name} must be at most {high:g} seconds, got {value!r}")
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond any float
+        raise ValueError(
+            f"{field_name} must be a finite number of seconds, got {value!r}"
+        ) from None
+
+
+def check_optional_str(field_name: str, value: object, *, required: bool = False) -> None:
+    """Refuse anything but a string (or None, unless ``required``)."""
+    if value is None and not required:
+        return
+    if not isinstance(value, str):
+        raise TypeError(f"{field_name} must be a string, got {value!r}")
+
+
+def check_header_value(field_name: str, value: object) -> str:
+    """A header value: a non-negative integer, or a short string of visible ASCII characters."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(check_int(field_name, value, low=0))
+    check_optional_str(field_name, value, required=True)
+    text = str(value)
+    if not text or len(text) > 100 or any(not " " <= c <= "~" for c in text):
+        raise ValueError(
+            f"{field_name} must be 1-100 visible ASCII characters (a header value), got {text!r}"
+        )
+    return text

@@ -6,6 +6,7 @@ last one sticks) or a list of ``(seconds_after_creation, status)`` steps advance
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,8 @@ class Life:
             seconds, status = item[0], item[1]
             if isinstance(seconds, bool) or not isinstance(seconds, int | float):
                 raise ValueError(f"life step offset must be a number, got {seconds!r}")
+            if not math.isfinite(seconds):
+                raise ValueError(f"life step offset must be finite, got {seconds!r}")
             if not isinstance(status, str):
                 raise ValueError(f"life step status must be a string, got {status!r}")
             steps.append((float(seconds), status))

@@ -21,7 +21,15 @@ from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from .base import JsonObject, Provider, Reply, StoredRefund, json_reply
-from .faults import BODY_FAULTS, ERROR_FAULTS, Fault, FaultBook
+from .faults import (
+    BODY_FAULTS,
+    ERROR_FAULTS,
+    Fault,
+    FaultBook,
+    check_header_value,
+    check_optional_str,
+    check_seconds,
+)
 from .lives import Life, LifeSpec, check_statuses
 
 ADMIN_PREFIX = "/__sandbox/"
@@ -31,6 +39,13 @@ _DELAY = frozenset({"delay"})
 _HTML_BODY = (
     b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>"
     b"<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>\n"
+)
+# The keys of an admin refund spec and of an admin fault spec (anything else is refused).
+_REFUND_KEYS = frozenset(
+    {"amount", "currency", "life", "status", "id", "reason", "created_at", "overrides"}
+)
+_FAULT_KEYS = frozenset(
+    {"name", "refund_id", "times", "retry_after", "seconds", "value", "size_bytes", "status"}
 )
 _EXTRA_FIELDS: JsonObject = {
     "sandbox_added_field": "ignore me",
@@ -131,6 +146,15 @@ class Sandbox:
         merged over the rendered refund object (e.g. ``{"updated_at": None}``).
         """
         provider = self.provider
+        if life is not None and not isinstance(life, str | list | tuple):
+            raise TypeError(f"life must be a status or a list of steps, got {life!r}")
+        check_optional_str("currency", currency)
+        check_optional_str("refund_id", refund_id)
+        check_optional_str("reason", reason)
+        if created_at is not None:
+            created_at = check_seconds("created_at", created_at)
+        if overrides is not None and not isinstance(overrides, dict):
+            raise TypeError(f"overrides must be a JSON object, got {overrides!r}")
         parsed = Life.parse(life if life is not None else provider.pending_status)
         check_statuses(parsed, provider.statuses, provider.name)
         if currency is None:
@@ -193,20 +217,26 @@ class Sandbox:
     ) -> Fault:
         """Inject a fault for every request (or only ``refund_id``'s), ``times`` times or forever.
 
-        ``retry_after`` goes with ``rate_limited``; ``seconds`` with ``delay``; ``value`` with
-        ``unknown_status``; ``size_bytes`` with ``oversized``; ``status`` with ``html``.
+        ``retry_after`` goes with ``rate_limited``; ``seconds`` with ``delay`` (at most 600);
+        ``value`` with ``unknown_status``; ``size_bytes`` with ``oversized``; ``status`` (100-599)
+        with ``html``. A setting of the wrong type or out of range raises TypeError/ValueError
+        naming it.
         """
-        fault = Fault(name=name, refund_id=refund_id, times=times)
-        if retry_after is not None:
-            fault.retry_after = str(retry_after)
-        if seconds is not None:
-            fault.seconds = float(seconds)
-        if value is not None:
-            fault.value = value
-        if size_bytes is not None:
-            fault.size_bytes = int(size_bytes)
-        if status is not None:
-            fault.status = int(status)
+        settings: dict[str, Any] = {
+            "retry_after": None
+            if retry_after is None
+            else check_header_value("retry_after", retry_after),
+            "seconds": seconds,
+            "value": value,
+            "size_bytes": size_bytes,
+            "status": status,
+        }
+        fault = Fault(
+            name=name,
+            refund_id=refund_id,
+            times=times,
+            **{key: value for key, value in settings.items() if value is not None},
+        )
         return self.faults.add(fault)
 
     def clear_faults(self, refund_id: str | None = None) -> int:
@@ -331,8 +361,9 @@ class Sandbox:
         params = {k: v[-1] for k, v in parse_qs(query).items()}
         if route == "refunds" and method == "POST":
             spec = _json_object(raw_body)
+            _refuse_unknown_keys("refund", spec, _REFUND_KEYS)
             refund_id = self.create_refund(
-                amount=int(spec.get("amount", 1000)),
+                amount=spec.get("amount", 1000),
                 currency=spec.get("currency"),
                 life=spec.get("life", spec.get("status")),
                 refund_id=spec.get("id"),
@@ -353,12 +384,10 @@ class Sandbox:
                 return json_reply(404, {"error": f"no refund {refund_id!r}"})
         if route == "faults" and method == "POST":
             spec = _json_object(raw_body)
-            known = {"name", "refund_id", "times", "retry_after", "seconds", "value"}
-            known |= {"size_bytes", "status"}
-            unknown = set(spec) - known
-            if unknown:
-                raise ValueError(f"unknown fault keys: {sorted(unknown)}")
-            fault = self.add_fault(str(spec.pop("name")), **spec)
+            _refuse_unknown_keys("fault", spec, _FAULT_KEYS)
+            if "name" not in spec:
+                raise ValueError("a fault needs a name")
+            fault = self.add_fault(spec.pop("name"), **spec)
             return json_reply(201, fault.to_json())
         if route == "faults" and method == "GET":
             return json_reply(200, {"faults": [f.to_json() for f in self.faults.active()]})
@@ -373,6 +402,12 @@ class Sandbox:
         if route == "credentials" and method == "GET":
             return json_reply(200, self.credentials)
         return json_reply(404, {"error": f"no admin route {method} {ADMIN_PREFIX}{route}"})
+
+
+def _refuse_unknown_keys(kind: str, spec: Mapping[str, Any], known: frozenset[str]) -> None:
+    unknown = set(spec) - known
+    if unknown:
+        raise ValueError(f"unknown {kind} keys: {sorted(unknown)}; known: {sorted(known)}")
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
