@@ -24,10 +24,10 @@ from refund_core.clients import ProviderClients
 from refund_core.errors import InvalidRequest
 from refund_core.http_api import (
     RouteShape,
+    answer_api_event,
     count_error,
     install_error_handlers,
     json_response,
-    malformed_event_answer,
     path_refund_id,
 )
 from refund_core.model import Refund
@@ -53,11 +53,11 @@ def build_lambda_handler(provider: str, *, clients: ProviderClients | None = Non
     def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         # (No request counter: Lambda's own Invocations metric is that.)
         metrics.add_dimension(name="provider", value=provider)
-        if isinstance(event, Mapping) and "httpMethod" in event:
-            malformed = malformed_event_answer(
-                event, logger=logger, metrics=metrics, provider=provider
-            )
-            return malformed or app.resolve(event, context)
+        answer = answer_api_event(
+            app, event, context, logger=logger, metrics=metrics, provider=provider
+        )
+        if answer is not None:
+            return answer
         # Imported here: API calls never need the poller's code (and its DynamoDB client).
         from refund_core.poller.check import is_poll_check
 

@@ -63,18 +63,28 @@ _STRING_MAPS = ("headers", "queryStringParameters", "pathParameters", "stageVari
 _LIST_MAPS = ("multiValueHeaders", "multiValueQueryStringParameters")
 
 
-def malformed_event_answer(
-    event: Mapping[str, Any], *, logger: Logger, metrics: Metrics, provider: str | None = None
+def answer_api_event(
+    app: APIGatewayRestResolver,
+    event: Mapping[str, Any],
+    context: Any,
+    *,
+    logger: Logger,
+    metrics: Metrics,
+    provider: str | None = None,
 ) -> dict[str, Any] | None:
-    """The 400 `invalid_request` answer to an API event no API Gateway would send (a `path`
-    that is no string, `pathParameters` that is a list...), or None for a well-formed one.
+    """The answer to a REST proxy event, or None when `event` is no API event at all.
 
-    Checked before Powertools reads the event: its data classes trust the shape, and a wrong
-    one would escape as a raw TypeError (API Gateway's 502, with no error code).
+    An API event no API Gateway would send (a `path` that is no string, `pathParameters` that
+    is a list...) answers 400 `invalid_request`, checked before Powertools reads it: its data
+    classes trust the shape, and a wrong one would escape as a raw TypeError (API Gateway's
+    502, with no error code).
     """
+    if not isinstance(event, Mapping) or "httpMethod" not in event:
+        return None
     problem = _event_problem(event)
     if problem is None:
-        return None
+        answer: dict[str, Any] = app.resolve(event, context)
+        return answer
     error = InvalidRequest(f"not an API Gateway REST proxy event: {problem}", provider=provider)
     logger.info("request failed", extra={"error_code": error.code, "cause": problem})
     count_error(metrics, error)

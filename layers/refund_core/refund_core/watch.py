@@ -37,10 +37,10 @@ from refund_core.errors import (
 )
 from refund_core.http_api import (
     RouteShape,
+    answer_api_event,
     count_error,
     install_error_handlers,
     json_response,
-    malformed_event_answer,
     path_refund_id,
 )
 from refund_core.poller.check import RECORDS_TABLE_ENV, shared_records
@@ -168,9 +168,9 @@ def build_watch_handler(
     @metrics.log_metrics
     def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="WatchRequests", unit=MetricUnit.Count, value=1)
-        if isinstance(event, Mapping) and "httpMethod" in event:
-            malformed = malformed_event_answer(event, logger=logger, metrics=metrics)
-            return malformed or app.resolve(event, context)
+        answer = answer_api_event(app, event, context, logger=logger, metrics=metrics)
+        if answer is not None:
+            return answer
         refused = InvalidRequest("expected an API Gateway REST proxy event")
         count_error(metrics, refused)
         raise refused
