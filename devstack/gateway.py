@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from devstack._http import send_final_answer
 from devstack.aws.lambdas import InvokeResult
 from devstack.aws.template import Api, Route
 
@@ -424,14 +425,6 @@ class LocalApiGateway:
                 answer = gateway_response(
                     gateway.api, kind, code, message or HTTPStatus(code).phrase
                 )
-                self.send_response(code)
-                for name, value in answer.headers:
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(answer.body)))
-                self.send_header("Connection", "close")
-                self.end_headers()
-                if getattr(self, "command", None) != "HEAD":
-                    self.wfile.write(answer.body)
-                self.close_connection = True
+                send_final_answer(self, code, answer.headers, answer.body)
 
         return Handler

@@ -20,6 +20,8 @@ from types import TracebackType
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
+from devstack._http import send_final_answer
+
 from .base import JsonObject, Provider, Reply, StoredRefund, json_reply
 from .faults import (
     BODY_FAULTS,
@@ -489,14 +491,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.dumps(
             {"error": {"message": message or HTTPStatus(code).phrase, "status": code}}
         ).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        if getattr(self, "command", None) != "HEAD":
-            self.wfile.write(body)
-        self.close_connection = True
+        send_final_answer(self, code, [("Content-Type", "application/json")], body)
 
     def _dispatch(self) -> None:
         sandbox = cast(_SandboxHTTPServer, self.server).sandbox

@@ -95,7 +95,7 @@ def validate_base_url(url: str, *, allow_insecure: bool) -> str:
     host = parts.hostname or ""
     if not host or parts.username or parts.password:
         raise ValueError("base_url must be a plain https URL")
-    if not (is_host_name(host) or _is_ip_literal(host)):
+    if not (is_host_name(host) or _ip_literal(host)):
         raise ValueError("base_url's host must be a DNS name or an IP address")
     try:
         port = parts.port  # ValueError when not a number from 0 to 65535
@@ -120,18 +120,15 @@ def is_host_name(host: str) -> bool:
     return 0 < len(name) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in name.split("."))
 
 
-def _is_ip_literal(host: str) -> bool:
+def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        ipaddress.ip_address(host)
+        return ipaddress.ip_address(host)
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def _is_loopback(host: str) -> bool:
     if host in ("localhost", "localhost."):  # the second is the same name, fully qualified
         return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    address = _ip_literal(host)
+    return address is not None and address.is_loopback

@@ -88,11 +88,17 @@ def answer_api_event(
     error = InvalidRequest(f"not an API Gateway REST proxy event: {problem}", provider=provider)
     logger.info("request failed", extra={"error_code": error.code, "cause": problem})
     count_error(metrics, error)
+    # The resolver cannot read this event, so its response is turned into the proxy answer
+    # here, in the shape the resolver gives (multiValueHeaders).
+    response = error_response(error)
     return {
-        "statusCode": error.http_status,
+        "statusCode": response.status_code,
         "isBase64Encoded": False,
-        "multiValueHeaders": {"Content-Type": [JSON], "Cache-Control": ["no-store"]},
-        "body": json.dumps(error.to_body(), separators=(",", ":")),
+        "multiValueHeaders": {
+            name: value if isinstance(value, list) else [value]
+            for name, value in response.headers.items()
+        },
+        "body": response.body,
     }
 
 

@@ -122,7 +122,7 @@ class Poller:
         """Whether the poller execution `arn` (any name, e.g. one a caller's workflow started
         with `startExecution.sync:2`) is running now. Another state machine's execution, or
         one that does not exist, is not."""
-        prefix = self.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":"
+        prefix = execution_arn(self.state_machine_arn, "")
         if not arn.startswith(prefix):
             return False
         try:
