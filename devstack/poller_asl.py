@@ -65,6 +65,9 @@ BUDGET_KEYS = {
     "budget_seconds": "${PollBudgetSeconds}",
     "max_checks": "${PollMaxChecks}",
     "not_found_grace_seconds": "${PollNotFoundGraceSeconds}",
+    # The least an execution input's overrides may ask for (refund_core.poller.schedule).
+    "first_check_floor_seconds": "${PollMinFirstCheckSeconds}",
+    "max_interval_floor_seconds": "${PollMinIntervalSeconds}",
 }
 
 

@@ -24,6 +24,9 @@ PROVIDERS = ("convergegate", "surecart", "gr4vy", "shoplazza")
 DEFAULT_GATEWAY_PORT = 3000  # as `sam local start-api`
 DEFAULT_AWS_PORT = 4570  # events/env.json points `sam local` here
 DEFAULT_SANDBOX_PORT = 8101  # convergegate, then +1 per provider
+# The local stack lowers the floors of a caller's schedule overrides (10 s and 60 s deployed),
+# so the demo and a developer's curl can poll a refund every second.
+FAST_POLL_FLOORS = {"PollMinFirstCheckSeconds": 1, "PollMinIntervalSeconds": 1}
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class LocalStack:
         quiet_env = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
         self.aws = LocalAws(
             self.template_path,
+            parameter_overrides=FAST_POLL_FLOORS,
             port=self.ports.aws,
             host=listen,
             env_overrides=quiet_env if self.quiet else None,

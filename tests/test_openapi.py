@@ -427,6 +427,12 @@ def watch_answers(
         "POST", "gr4vy", "re_1", body=json.dumps({"first_check_seconds": 0, "every": 5})
     )
     answers["invalid_request_json"] = watch.call("POST", "gr4vy", "re_1", body="{not json")
+    with pytest.MonkeyPatch.context() as floors:  # the template's default floors
+        floors.setenv("POLL_MIN_FIRST_CHECK_SECONDS", "10")
+        floors.setenv("POLL_MIN_INTERVAL_SECONDS", "60")
+        answers["invalid_request_floor"] = watch.call(
+            "POST", "gr4vy", "re_1", body=json.dumps({"max_interval_seconds": 30})
+        )
     answers["post_invalid_refund_id"] = watch.call("POST", "gr4vy", "bad.id")
     answers["route_not_found"] = watch.call("GET", "stripe", "re_1")
     answers["post_route_not_found"] = watch.call("POST", "stripe", "re_1")
@@ -513,6 +519,7 @@ WATCH_CASES: dict[str, tuple[int, str | None]] = {
     "invalid_refund_id": (400, "invalid_refund_id"),
     "invalid_request_field": (400, "invalid_request"),
     "invalid_request_json": (400, "invalid_request"),
+    "invalid_request_floor": (400, "invalid_request"),
     "post_invalid_refund_id": (400, "invalid_refund_id"),
     "route_not_found": (404, "route_not_found"),
     "post_route_not_found": (404, "route_not_found"),

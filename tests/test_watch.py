@@ -239,6 +239,36 @@ def test_overrides_in_the_body_reach_the_execution_input(stack: Stack) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"first_check_seconds": 9}, "first_check_seconds (at least 10)"),
+        ({"max_interval_seconds": 1}, "max_interval_seconds (at least 60)"),
+    ],
+)
+def test_overrides_under_the_floors_are_400_and_start_nothing(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, overrides: dict[str, int], named: str
+) -> None:
+    monkeypatch.setenv("POLL_MIN_FIRST_CHECK_SECONDS", "10")
+    monkeypatch.setenv("POLL_MIN_INTERVAL_SECONDS", "60")
+    status, answer = call(stack, "POST", body=json.dumps(overrides))
+    assert (status, answer["error"]["code"]) == (400, "invalid_request")
+    assert answer["error"]["message"] == f"invalid watch body: below its floor: {named}"
+    assert executions(stack) == []
+    # At the floor is allowed.
+    status, _ = call(stack, "POST", body='{"first_check_seconds": 10, "max_interval_seconds": 60}')
+    assert status == 202
+
+
+def test_a_malformed_floor_is_a_configuration_error(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POLL_MIN_INTERVAL_SECONDS", "soon")
+    status, answer = call(stack, "POST", body='{"max_interval_seconds": 120}')
+    assert (status, answer["error"]["code"]) == (500, "configuration_error")
+    assert executions(stack) == []
+
+
 def test_a_base64_body_is_read_as_api_gateway_marks_it(stack: Stack) -> None:
     overrides = {"first_check_seconds": 5}
     encoded = base64.b64encode(json.dumps(overrides).encode()).decode()

@@ -64,3 +64,26 @@ def test_the_template_caps_the_budget_where_the_poller_does() -> None:
     assert template is not None, matches
     assert template["Parameters"]["PollBudgetSeconds"]["MaxValue"] == MAX_BUDGET_SECONDS
     assert MAX_BUDGET_SECONDS == 360 * 86_400
+
+
+def test_the_template_gives_the_poller_and_the_watch_function_the_same_floors() -> None:
+    from refund_core.watch import FIRST_CHECK_FLOOR_ENV, MAX_INTERVAL_FLOOR_ENV
+
+    template, matches = decode(str(ROOT / "template.yaml"))
+    assert template is not None, matches
+    resources = template["Resources"]
+    substitutions = resources["RefundPoller"]["Properties"]["DefinitionSubstitutions"]
+    env = resources["WatchFunction"]["Properties"]["Environment"]["Variables"]
+    for parameter, env_name in (
+        ("PollMinFirstCheckSeconds", FIRST_CHECK_FLOOR_ENV),
+        ("PollMinIntervalSeconds", MAX_INTERVAL_FLOOR_ENV),
+    ):
+        assert substitutions[parameter] == {"Ref": parameter}
+        assert env[env_name] == {"Ref": parameter}
+        assert template["Parameters"][parameter]["MinValue"] >= 1
+    # Deployed defaults a caller cannot go under: 10 s to the first re-check, 60 s at most.
+    assert template["Parameters"]["PollMinFirstCheckSeconds"]["Default"] == 10
+    assert template["Parameters"]["PollMinIntervalSeconds"]["Default"] == 60
+    asl = ASL_PATH.read_text()
+    assert '"first_check_floor_seconds": "${PollMinFirstCheckSeconds}"' in asl
+    assert '"max_interval_floor_seconds": "${PollMinIntervalSeconds}"' in asl

@@ -357,3 +357,28 @@ def test_moto_and_aws_start_time_formats_both_parse() -> None:
              "execution_started_at": text}
         )  # fmt: skip
         assert event.execution_started_at.tzinfo is not None
+
+
+def floored_event(**watch: Any) -> PollCheckEvent:
+    return PollCheckEvent.parse(
+        {
+            "watch": {"provider": "surecart", "refund_id": "re_1", **watch},
+            "defaults": {"first_check_seconds": "60", "max_interval_seconds": "21600",
+                         "budget_seconds": "2592000", "max_checks": "400",
+                         "not_found_grace_seconds": "300",
+                         "first_check_floor_seconds": "10", "max_interval_floor_seconds": "60"},
+            "execution_arn": ARN,
+            "execution_started_at": START.isoformat(),
+        }
+    )  # fmt: skip
+
+
+def test_execution_input_under_the_floors_fails_before_any_provider_call() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        floored_event(first_check_seconds=9, max_interval_seconds=59)
+    assert str(caught.value) == (
+        "invalid poll check: below its floor: watch.first_check_seconds (at least 10), "
+        "watch.max_interval_seconds (at least 60)"
+    )
+    watch = floored_event(first_check_seconds=10, max_interval_seconds=60).watch
+    assert (watch.first_check_seconds, watch.max_interval_seconds) == (10, 60)

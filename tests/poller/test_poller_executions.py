@@ -20,6 +20,7 @@ import pytest
 
 from devstack.aws.emulator import LocalAws
 from devstack.sandboxes import Sandbox, start_sandbox
+from devstack.stack import FAST_POLL_FLOORS
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 FAST = {"first_check_seconds": 1, "max_interval_seconds": 1}
@@ -52,7 +53,7 @@ def stack() -> Iterator[Stack]:
     providers = ("surecart", "gr4vy", "convergegate")
     sandboxes = {p: start_sandbox(p) for p in providers}
     try:
-        with LocalAws(TEMPLATE) as aws:
+        with LocalAws(TEMPLATE, parameter_overrides=FAST_POLL_FLOORS) as aws:
             for provider, sandbox in sandboxes.items():
                 title = {"surecart": "SureCart", "gr4vy": "Gr4vy", "convergegate": "ConvergeGate"}
                 aws.put_secret(f"{title[provider]}Secret", sandbox.credentials)

@@ -45,7 +45,7 @@ from refund_core.http_api import (
 )
 from refund_core.poller.check import RECORDS_TABLE_ENV, shared_records
 from refund_core.poller.records import PollingState, RefundRecords, public_record
-from refund_core.poller.schedule import ScheduleOverrides
+from refund_core.poller.schedule import OverrideFloors, ScheduleOverrides
 from refund_core.providers.registry import PROVIDER_NAMES
 from refund_core.settings import required_env
 from refund_core.tracing import traced
@@ -55,6 +55,9 @@ if TYPE_CHECKING:
 
 LambdaHandler = Callable[[Mapping[str, Any], LambdaContext], dict[str, Any]]
 POLLER_ARN_ENV = "POLLER_STATE_MACHINE_ARN"
+# The floors of a POST body's overrides (template parameters PollMin…; unset: no floor).
+FIRST_CHECK_FLOOR_ENV = "POLL_MIN_FIRST_CHECK_SECONDS"
+MAX_INTERVAL_FLOOR_ENV = "POLL_MIN_INTERVAL_SECONDS"
 EXECUTION_NAME_MAX = 80
 # A poll that ended without a final status can be started again by a plain POST.
 _RESTARTABLE = {
@@ -269,4 +272,27 @@ def _overrides(body: str | None) -> dict[str, int]:
     except ValidationError as exc:
         fields = sorted({".".join(map(str, e["loc"])) or "body" for e in exc.errors()})
         raise InvalidRequest("invalid watch body: " + ", ".join(fields)) from None
-    return parsed.model_dump(exclude_none=True)
+    overrides = parsed.model_dump(exclude_none=True)
+    if low := override_floors().below(overrides):
+        raise InvalidRequest("invalid watch body: below its floor: " + ", ".join(low))
+    return overrides
+
+
+def override_floors() -> OverrideFloors:
+    """This function's floors, from its environment (two variables: read per POST, not cached,
+    so a test or a redeploy never sees stale ones)."""
+    given = {
+        field: os.environ[name]
+        for field, name in (
+            ("first_check_seconds", FIRST_CHECK_FLOOR_ENV),
+            ("max_interval_seconds", MAX_INTERVAL_FLOOR_ENV),
+        )
+        if os.environ.get(name)
+    }
+    try:
+        return OverrideFloors.model_validate(given)
+    except ValidationError:
+        raise ConfigurationError(
+            f"environment variable missing or invalid: {FIRST_CHECK_FLOOR_ENV} or "
+            f"{MAX_INTERVAL_FLOOR_ENV}"
+        ) from None

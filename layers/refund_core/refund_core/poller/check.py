@@ -38,6 +38,7 @@ from refund_core.errors import (
 from refund_core.ids import validate_refund_id
 from refund_core.poller.records import PollingState, RefundRecords
 from refund_core.poller.schedule import (
+    OverrideFloors,
     PollSchedule,
     ScheduleOverrides,
     next_wait_seconds,
@@ -89,6 +90,15 @@ class PollCheckEvent(BaseModel):
                     "refund_id": watch.get("refund_id"),
                     **ScheduleOverrides.model_validate(watch).model_dump(exclude_none=True),
                 }
+                floors = OverrideFloors(
+                    first_check_seconds=defaults.get("first_check_floor_seconds", 1),
+                    max_interval_seconds=defaults.get("max_interval_floor_seconds", 1),
+                )
+                if low := floors.below(chosen):
+                    raise InvalidRequest(
+                        "invalid poll check: below its floor: "
+                        + ", ".join(f"watch.{item}" for item in low)
+                    )
                 merged["watch"] = {**defaults, **chosen}
                 if "first_check_seconds" in chosen:
                     # A shortened run (demo, tests) looks for a missing refund a few checks

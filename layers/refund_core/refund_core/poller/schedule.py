@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -89,6 +89,30 @@ class ScheduleOverrides(BaseModel):
     first_check_seconds: Seconds | None = Field(default=None, ge=1, le=LADDER_MAX_SECONDS)
     max_interval_seconds: Seconds | None = Field(default=None, ge=1, le=LADDER_MAX_SECONDS)
     budget_seconds: Seconds | None = Field(default=None, ge=1, le=MAX_BUDGET_SECONDS)
+
+
+class OverrideFloors(BaseModel):
+    """The least a caller's override may ask for (template parameters `PollMinFirstCheckSeconds`
+    and `PollMinIntervalSeconds`).
+
+    Without them one `POST …/watch` with `max_interval_seconds: 1` would have the poller call
+    the provider every second until its 400-call budget is spent: the merchant's provider
+    quota, not ours. A template default is never judged by them (the operator chose it).
+    Unset, a floor is 1 s (no floor): the template always sets both.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    first_check_seconds: int = Field(default=1, ge=1, le=LADDER_MAX_SECONDS)
+    max_interval_seconds: int = Field(default=1, ge=1, le=LADDER_MAX_SECONDS)
+
+    def below(self, overrides: Mapping[str, Any]) -> list[str]:
+        """`<field> (at least <floor>)` for each override under its floor."""
+        return [
+            f"{name} (at least {floor})"
+            for name, floor in self.model_dump().items()
+            if isinstance(overrides.get(name), int) and overrides[name] < floor
+        ]
 
 
 def next_wait_seconds(
