@@ -490,7 +490,9 @@ class _Provider:
         self.clock, self.settles_after = clock, settles_after
         self.reads: list[float] = []
 
-    def fetch_refund(self, refund_id: str, *, time_left_seconds: float | None = None) -> _Refund:
+    def fetch_refund(
+        self, refund_id: str, *, account: str = "default", time_left_seconds: float | None = None
+    ) -> _Refund:
         self.reads.append(self.clock.t)
         if self.clock.t >= self.settles_after:
             return _Refund(_Status("succeeded", terminal=True))
@@ -504,7 +506,9 @@ class _Records:
         self.checks = 0
         self.writes = 0
 
-    def begin_check(self, provider: str, refund_id: str, *, execution_arn: str) -> int:
+    def begin_check(
+        self, provider: str, refund_id: str, *, execution_arn: str, account: str = "default"
+    ) -> int:
         self.writes += 1
         self.checks += 1
         return self.checks

@@ -143,7 +143,8 @@ def test_get_refund_event_answers_the_normalized_refund(
     assert status == 200
     assert headers["Content-Type"] == "application/json"
     assert list(body) == [
-        "provider", "refund_id", "status", "terminal", "provider_status", "amount", "currency",
+        "provider", "account", "refund_id", "status", "terminal", "provider_status", "amount",
+        "currency",
         "reason", "failure_reason", "payment_id", "created_at", "updated_at", "completed_at",
         "live_mode", "fetched_at",
     ]  # fmt: skip
@@ -166,6 +167,7 @@ def test_gr4vy_answer_matches_the_contract_example(
     body.pop("fetched_at")
     assert body == {
         "provider": "gr4vy",
+        "account": "default",
         "refund_id": "6a1d4e46-14ed-4fe1-a45d-5f3e6f1f7b3d",
         "status": "pending",
         "terminal": False,
@@ -180,6 +182,30 @@ def test_gr4vy_answer_matches_the_contract_example(
         "completed_at": None,
         "live_mode": False,
     }
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_account_event_answers_with_that_accounts_secret(
+    aws: Any, monkeypatch: pytest.MonkeyPatch, provider: str
+) -> None:
+    """`events/<provider>/get_account_refund.json`: account store-42's secret, not the
+    default one (which here points at a host nobody answers)."""
+    default = secret_for(provider, base_url="https://default-account.invalid")
+    module = deploy(aws, monkeypatch, provider, default)
+    aws.create_secret(
+        Name=f"refund-status/{provider}/store-42", SecretString=json.dumps(secret_for(provider))
+    )
+    monkeypatch.setenv("ACCOUNT_SECRET_PREFIX", f"refund-status/{provider}/")
+    refund_id = EXAMPLE_IDS[provider]
+    with respx.mock(assert_all_called=True) as mock:
+        mock.get(REFUND_URLS[provider].format(id=refund_id)).respond(
+            200, json=PENDING_ANSWERS[provider]
+        )
+        status, _, body = invoke(module, load_event(provider, "get_account_refund"))
+    assert status == 200, body
+    assert (body["provider"], body["account"], body["refund_id"]) == (
+        provider, "store-42", refund_id,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -259,7 +285,7 @@ def test_route_misses_and_bad_ids_answer_the_error_shape(
         status, headers, body = invoke(module, event)
     assert (status, body["error"]["code"]) == (expected_status, expected_code)
     assert headers["Content-Type"] == "application/json"
-    assert set(body["error"]) == {"code", "message", "provider", "retryable"}
+    assert set(body["error"]) == {"code", "message", "provider", "account", "retryable"}
     assert route.call_count == 0
 
 
@@ -349,6 +375,7 @@ def test_rate_limit_passes_retry_after_on(aws: Any, monkeypatch: pytest.MonkeyPa
         "code": "provider_rate_limited",
         "message": body["error"]["message"],
         "provider": "surecart",
+        "account": "default",
         "retryable": True,
     }
 

@@ -75,7 +75,7 @@ def error_of(answer: dict[str, Any]) -> dict[str, Any]:
     assert set(body) == {"error"}
     error: dict[str, Any] = body["error"]
     assert error["code"] in DOCUMENTED
-    assert set(error) == {"code", "message", "provider", "retryable"}
+    assert set(error) == {"code", "message", "provider", "account", "retryable"}
     return error
 
 

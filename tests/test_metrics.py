@@ -34,7 +34,9 @@ class ScriptedClients:
         self.answer = answer
         self.calls = 0
 
-    def fetch_refund(self, refund_id: str, *, time_left_seconds: float | None = None) -> Refund:
+    def fetch_refund(
+        self, refund_id: str, *, account: str = "default", time_left_seconds: float | None = None
+    ) -> Refund:
         self.calls += 1
         if isinstance(self.answer, Exception):
             raise self.answer

@@ -42,6 +42,12 @@ DOC_URI = "urn:refund-status:openapi"
 PROVIDERS = ("convergegate", "surecart", "gr4vy", "shoplazza")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 WATCH_PATH = "/refunds/{provider}/{refund_id}/watch"
+ACCOUNT_WATCH_PATH = "/accounts/{account}/refunds/{provider}/{refund_id}/watch"
+# The account the account-route answers are for (contract section 6), and one whose secret
+# exists but is not the provider's JSON.
+ACCOUNT = "store-42"
+BROKEN_ACCOUNT = "store-broken"
+MISSING_ACCOUNT = "store-43"
 # Codes of the error classes that never reach an HTTP answer (raised to Step Functions only).
 POLLER_ONLY_CODES = {"refund_polling_timed_out", "refund_pending"}
 ASL = '{"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": true}}}'
@@ -317,7 +323,8 @@ class ProviderFunction:
         self.deploy(sandbox.credentials)
 
     def deploy(self, secret: dict[str, Any]) -> None:
-        name = f"refund-status/{self.provider}/{len(self._secrets.list_secrets()['SecretList'])}"
+        count = len(self._secrets.list_secrets()["SecretList"])
+        name = f"refund-status/{self.provider}-default-{count}"
         self._secrets.create_secret(Name=name, SecretString=json.dumps(secret))
         self._secret_id = name
         self._use_my_secret()
@@ -327,38 +334,57 @@ class ProviderFunction:
     def _use_my_secret(self) -> None:
         """The four functions share one process: each call sees its own function's env."""
         self._mp.setenv("PROVIDER_SECRET_ID", self._secret_id)
+        self._mp.setenv("ACCOUNT_SECRET_PREFIX", self.account_prefix)
         parameters.clear_caches()
         provider_function_settings.cache_clear()
 
-    def call(self, refund_id: str, method: str = "GET") -> Observed:
-        self._use_my_secret()
-        path = f"/refunds/{self.provider}/{refund_id}"
-        event = _event(self.provider, method, path, {"refund_id": refund_id})
-        event["resource"] = f"/refunds/{self.provider}/{{refund_id}}"
-        return _answer(self._handler(event, FakeLambdaContext()), self.path, method)
-
     @property
-    def path(self) -> str:
-        return f"/refunds/{self.provider}/{{refund_id}}"
+    def account_prefix(self) -> str:
+        return f"refund-status/{self.provider}/"
+
+    def add_account(self, account: str, secret: dict[str, Any]) -> None:
+        name = self.account_prefix + account
+        self._secrets.create_secret(Name=name, SecretString=json.dumps(secret))
+
+    def call(self, refund_id: str, method: str = "GET", *, account: str | None = None) -> Observed:
+        """Through `/refunds/...`, or `/accounts/{account}/refunds/...` when `account` is set."""
+        self._use_my_secret()
+        resource = self.path(account)
+        path = resource.replace("{refund_id}", refund_id)
+        parameters_ = {"refund_id": refund_id}
+        if account is not None:
+            path = path.replace("{account}", account)
+            parameters_["account"] = account
+        event = _event(self.provider, method, path, parameters_)
+        event["resource"] = resource
+        return _answer(self._handler(event, FakeLambdaContext()), resource, method)
+
+    def path(self, account: str | None = None) -> str:
+        prefix = "" if account is None else "/accounts/{account}"
+        return f"{prefix}/refunds/{self.provider}/{{refund_id}}"
 
 
-def provider_answers(function: ProviderFunction) -> dict[str, Observed]:
+def provider_answers(function: ProviderFunction, account: str | None = None) -> dict[str, Observed]:
+    """The function's answers through `/refunds/...` (`account` None) or that account's route."""
     sandbox = function.sandbox
     pending, succeeded = sandbox.provider.pending_status, "succeeded"
     answers: dict[str, Observed] = {}
 
+    def call(refund_id: str, method: str = "GET") -> Observed:
+        return function.call(refund_id, method, account=account)
+
     def faulted(fault: str, **options: Any) -> Observed:
         refund_id = sandbox.create_refund(amount=1299)
         sandbox.add_fault(fault, refund_id=refund_id, **options)
-        return function.call(refund_id)
+        return call(refund_id)
 
-    answers["pending"] = function.call(sandbox.create_refund(amount=1299, life=pending))
-    answers["succeeded"] = function.call(sandbox.create_refund(amount=5000, life=succeeded))
+    answers["pending"] = call(sandbox.create_refund(amount=1299, life=pending))
+    answers["succeeded"] = call(sandbox.create_refund(amount=5000, life=succeeded))
     answers["unknown_status"] = faulted("unknown_status", value="chargeback_review")
-    answers["invalid_refund_id"] = function.call("not%20an%20id")
-    answers["refund_id_too_long"] = function.call("r" * 129)
-    answers["refund_not_found"] = function.call("never-created-0001")
-    answers["method_not_allowed"] = function.call(sandbox.create_refund(), method="DELETE")
+    answers["invalid_refund_id"] = call("not%20an%20id")
+    answers["refund_id_too_long"] = call("r" * 129)
+    answers["refund_not_found"] = call("never-created-0001")
+    answers["method_not_allowed"] = call(sandbox.create_refund(), method="DELETE")
     answers["provider_auth_failed"] = faulted("unauthorized")
     answers["provider_unavailable"] = faulted("server_error")
     answers["provider_bad_response"] = faulted("html")
@@ -369,15 +395,24 @@ def provider_answers(function: ProviderFunction) -> dict[str, Observed]:
         function.deploy(sandbox.credentials)
         answers["provider_timeout"] = faulted("delay", seconds=2, times=1)
     sandbox.clear_faults()
-    function.deploy({})
-    answers["configuration_error"] = function.call(sandbox.create_refund())
-    function.deploy(sandbox.credentials)
+    if account is None:
+        function.deploy({})
+        answers["configuration_error"] = call(sandbox.create_refund())
+        function.deploy(sandbox.credentials)
+        return answers
+    refund_id = sandbox.create_refund()
+    answers["configuration_error"] = function.call(refund_id, account=BROKEN_ACCOUNT)
+    answers["invalid_account_id"] = function.call(refund_id, account="Store_42")
+    answers["account_not_found"] = function.call(refund_id, account=MISSING_ACCOUNT)
     return answers
 
 
 class WatchFunction:
-    def __init__(self, handler: Any) -> None:
+    """The watch function, called on the `/refunds/...` routes or on `account`'s."""
+
+    def __init__(self, handler: Any, account: str | None = None) -> None:
         self._handler = handler
+        self._account = account
 
     def call(
         self,
@@ -388,17 +423,27 @@ class WatchFunction:
         query: dict[str, str] | None = None,
         body: str | None = None,
     ) -> Observed:
-        path = f"/refunds/{provider}/{refund_id}/watch"
-        event = _event("surecart", method, path, {"provider": provider, "refund_id": refund_id})
-        event |= {"resource": WATCH_PATH, "queryStringParameters": query, "body": body}
-        return _answer(self._handler(event, FakeLambdaContext()), WATCH_PATH, method)
+        account = self._account
+        resource = WATCH_PATH if account is None else ACCOUNT_WATCH_PATH
+        parameters_ = {"provider": provider, "refund_id": refund_id}
+        if account is not None:
+            parameters_["account"] = account
+        path = resource.format(**parameters_)
+        event = _event("surecart", method, path, parameters_)
+        event |= {"resource": resource, "queryStringParameters": query, "body": body}
+        return _answer(self._handler(event, FakeLambdaContext()), resource, method)
 
 
 def watch_answers(
-    functions: dict[str, ProviderFunction], records: RefundRecords, poller: Poller
+    functions: dict[str, ProviderFunction],
+    records: RefundRecords,
+    poller: Poller,
+    account: str | None = None,
 ) -> dict[str, Observed]:
-    """The watch function's answers, its records written from real provider answers."""
-    watch = WatchFunction(build_watch_handler(records=lambda: records, poller=lambda: poller))
+    """The watch function's answers (on `account`'s route when set), its records written from
+    real provider answers."""
+    handler = build_watch_handler(records=lambda: records, poller=lambda: poller)
+    watch = WatchFunction(handler, account)
     surecart = functions["surecart"]
     refund_id = surecart.sandbox.create_refund(amount=2500, life=["pending", "succeeded"])
     answers: dict[str, Observed] = {}
@@ -412,8 +457,8 @@ def watch_answers(
 
     def check() -> None:
         """What one poller check does: count the call, store what the provider answered."""
-        records.begin_check("surecart", refund_id, execution_arn=arn)
-        refund = Refund.model_validate(surecart.call(refund_id).body)
+        records.begin_check("surecart", refund_id, execution_arn=arn, account=account or "default")
+        refund = Refund.model_validate(surecart.call(refund_id, account=account).body)
         records.record_observation(refund, execution_arn=arn, checked_at=datetime.now(UTC))
 
     check()  # pending
@@ -437,11 +482,18 @@ def watch_answers(
     answers["route_not_found"] = watch.call("GET", "stripe", "re_1")
     answers["post_route_not_found"] = watch.call("POST", "stripe", "re_1")
     answers["method_not_allowed"] = watch.call("DELETE", "gr4vy", "re_1")
-    no_poller = WatchFunction(build_watch_handler(records=lambda: records))
+    no_poller = WatchFunction(build_watch_handler(records=lambda: records), account)
     answers["configuration_error"] = no_poller.call("POST", "shoplazza", "re_2")
     # The records table as deployed functions find it (by env var; none set here), uncached.
-    no_table = WatchFunction(build_watch_handler(records=shared_records.__wrapped__))
+    no_table = WatchFunction(build_watch_handler(records=shared_records.__wrapped__), account)
     answers["get_configuration_error"] = no_table.call("GET", "shoplazza", "re_2")
+    if account is not None:
+        answers["invalid_account_id"] = WatchFunction(handler, "-store").call(
+            "GET", "gr4vy", "re_1"
+        )
+        answers["post_invalid_account_id"] = WatchFunction(handler, "Store_42").call(
+            "POST", "gr4vy", "re_1"
+        )
     return answers
 
 
@@ -463,10 +515,14 @@ def collect_real_answers() -> Iterator[dict[str, Observed]]:
             secrets_manager = boto3.client("secretsmanager", region_name="us-east-1")
             DEFAULT_PROVIDERS["secrets"] = SecretsProvider(boto3_client=secrets_manager)
             functions = {s.name: ProviderFunction(s, secrets_manager, mp) for s in sandboxes}
+            for function in functions.values():
+                function.add_account(ACCOUNT, function.sandbox.credentials)
+                function.add_account(BROKEN_ACCOUNT, {"not": "this provider's secret"})
             answers = {
-                f"{provider}-{case}": answer
+                f"{provider}-{route}{case}": answer
                 for provider, function in functions.items()
-                for case, answer in provider_answers(function).items()
+                for route, account in (("", None), ("account-", ACCOUNT))
+                for case, answer in provider_answers(function, account).items()
             }
             dynamodb = boto3.client("dynamodb", region_name="us-east-1")
             records = RefundRecords(dynamodb, create_records_table(dynamodb))
@@ -476,8 +532,10 @@ def collect_real_answers() -> Iterator[dict[str, Observed]]:
                 definition=ASL,
                 roleArn="arn:aws:iam::123456789012:role/poller",
             )["stateMachineArn"]
-            for case, answer in watch_answers(functions, records, Poller(sfn, machine)).items():
-                answers[f"watch-{case}"] = answer
+            poller = Poller(sfn, machine)
+            for route, account in (("", None), ("account-", ACCOUNT)):
+                for case, answer in watch_answers(functions, records, poller, account).items():
+                    answers[f"watch-{route}{case}"] = answer
             yield answers
     finally:
         if saved_secrets is None:
@@ -527,10 +585,42 @@ WATCH_CASES: dict[str, tuple[int, str | None]] = {
     "configuration_error": (500, "configuration_error"),
     "get_configuration_error": (500, "configuration_error"),
 }
+# What only the account routes answer (contract section 6).
+ACCOUNT_CASES: dict[str, tuple[int, str | None]] = {
+    "invalid_account_id": (400, "invalid_account_id"),
+    "account_not_found": (404, "account_not_found"),
+}
+ACCOUNT_WATCH_CASES: dict[str, tuple[int, str | None]] = {
+    "invalid_account_id": (400, "invalid_account_id"),
+    "post_invalid_account_id": (400, "invalid_account_id"),
+}
 CASES = {
     **{f"{p}-{case}": expected for p in PROVIDERS for case, expected in PROVIDER_CASES.items()},
+    **{
+        f"{p}-account-{case}": expected
+        for p in PROVIDERS
+        for case, expected in (PROVIDER_CASES | ACCOUNT_CASES).items()
+    },
     **{f"watch-{case}": expected for case, expected in WATCH_CASES.items()},
+    **{
+        f"watch-account-{case}": expected
+        for case, expected in (WATCH_CASES | ACCOUNT_WATCH_CASES).items()
+    },
 }
+
+
+def expected_account(case: str, code: str | None) -> str | None:
+    """The account a case's refund, record or error names: the route's (`default` on
+    `/refunds/...`), or none when the account id itself is invalid (it is not echoed)."""
+    if code == "invalid_account_id":
+        return None
+    if code == "account_not_found":
+        return MISSING_ACCOUNT
+    if "-account-" not in case:
+        return "default"
+    if code == "configuration_error" and not case.startswith("watch-"):
+        return BROKEN_ACCOUNT
+    return ACCOUNT
 
 
 def operation_for(document: dict[str, Any], answer: Observed) -> tuple[str, str]:
@@ -553,6 +643,9 @@ def test_real_answer_matches_the_document(
     assert answer.status == status, answer.body
     if code is not None:
         assert answer.body["error"]["code"] == code
+    if code is not None or "history" in answer.body or "terminal" in answer.body:
+        account = answer.body["error"]["account"] if code else answer.body["account"]
+        assert account == expected_account(case, code), answer.body
     path, method = operation_for(document, answer)
     response = response_of(document, path, method, answer.status)
     assert answer.headers["Content-Type"] == "application/json"

@@ -86,7 +86,11 @@ def test_post_starts_one_poller_under_a_deterministic_name(stack: Stack) -> None
     started = executions(stack)
     assert [e["name"] for e in started] == ["surecart-re_1"]
     execution = stack.sfn.describe_execution(executionArn=body["execution_arn"])
-    assert json.loads(execution["input"]) == {"provider": "surecart", "refund_id": "re_1"}
+    assert json.loads(execution["input"]) == {
+        "provider": "surecart",
+        "account": "default",
+        "refund_id": "re_1",
+    }
 
 
 def test_a_second_post_while_running_starts_nothing(stack: Stack) -> None:
@@ -234,6 +238,7 @@ def test_overrides_in_the_body_reach_the_execution_input(stack: Stack) -> None:
     execution = stack.sfn.describe_execution(executionArn=body["execution_arn"])
     assert json.loads(execution["input"]) == {
         "provider": "surecart",
+        "account": "default",
         "refund_id": "re_1",
         **overrides,
     }
@@ -329,13 +334,19 @@ REFUND_IDS = st.text(
 )  # the id alphabet, weighted towards what the name forms themselves use
 
 
-@settings(max_examples=400, deadline=None)
-@given(
-    first=st.tuples(st.sampled_from(PROVIDER_NAMES), REFUND_IDS, st.integers(0, 12)),
-    second=st.tuples(st.sampled_from(PROVIDER_NAMES), REFUND_IDS, st.integers(0, 12)),
+# Account ids (contract section 6), weighted towards `default` and the name forms' own letters.
+ACCOUNTS = st.one_of(
+    st.just("default"),
+    st.sampled_from(["a", "r0", "h", "store-42", "default-2"]),
+    st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?", fullmatch=True),
 )
+POLLS = st.tuples(st.sampled_from(PROVIDER_NAMES), REFUND_IDS, st.integers(0, 12), ACCOUNTS)
+
+
+@settings(max_examples=600, deadline=None)
+@given(first=POLLS, second=POLLS)
 def test_two_different_polls_never_share_an_execution_name(
-    first: tuple[str, str, int], second: tuple[str, str, int]
+    first: tuple[str, str, int, str], second: tuple[str, str, int, str]
 ) -> None:
     names = execution_name(*first), execution_name(*second)
     for name in names:
@@ -358,10 +369,14 @@ LONG_ID_DIGEST = hashlib.sha256(b"gr4vy:" + b"x" * 128).hexdigest()[:40]
             ("gr4vy", hashlib.sha256(b"gr4vy:" + b"x" * 128).hexdigest()[:40], 0),
         ),
         (("shoplazza", "y" * 100, 2), ("shoplazza", "y" * 100, 12)),
+        # An account's refund, and the default account's refund named like it.
+        (("surecart", "re_1", 0, "store-42"), ("surecart", "_astore-42_r0-re_1", 0)),
+        (("surecart", "re_1", 0, "store-42"), ("surecart", "re_1", 0, "default")),
+        (("gr4vy", "x" * 128, 0, "a"), ("gr4vy", "x" * 128, 0)),
     ],
 )
 def test_names_that_once_could_meet_are_apart(
-    first: tuple[str, str, int], second: tuple[str, str, int]
+    first: tuple[Any, ...], second: tuple[Any, ...]
 ) -> None:
     assert execution_name(*first) != execution_name(*second)
 

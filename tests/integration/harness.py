@@ -22,11 +22,11 @@ from devstack.sandboxes import Sandbox
 from tests.helpers import FakeLambdaContext, load_event
 
 PROVIDERS = ("convergegate", "surecart", "gr4vy", "shoplazza")
-ERROR_KEYS = {"code", "message", "provider", "retryable"}
+ERROR_KEYS = {"code", "message", "provider", "account", "retryable"}
 REFUND_KEYS = [
-    "provider", "refund_id", "status", "terminal", "provider_status", "amount", "currency",
-    "reason", "failure_reason", "payment_id", "created_at", "updated_at", "completed_at",
-    "live_mode", "fetched_at",
+    "provider", "account", "refund_id", "status", "terminal", "provider_status", "amount",
+    "currency", "reason", "failure_reason", "payment_id", "created_at", "updated_at",
+    "completed_at", "live_mode", "fetched_at",
 ]  # fmt: skip
 RFC3339_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
 # Credential keys of contract section 3 whose values are secret.
@@ -153,13 +153,20 @@ def assert_json(answer: Answer) -> None:
 
 
 def assert_error(
-    answer: Answer, status: int, code: str, *, provider: str, retryable: bool
+    answer: Answer,
+    status: int,
+    code: str,
+    *,
+    provider: str,
+    retryable: bool,
+    account: str | None = "default",
 ) -> dict[str, Any]:
-    """The contract's error shape with this status, code and retryable flag."""
+    """The contract's error shape with this status, code, retryable flag and account."""
     assert (answer.status, answer.body.get("error", {}).get("code")) == (status, code), answer.body
     assert_json(answer)
     error = answer.error()
     assert error["provider"] == provider
+    assert error["account"] == account
     assert error["retryable"] is retryable
     assert isinstance(error["message"], str)
     assert error["message"]

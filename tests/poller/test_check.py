@@ -38,7 +38,9 @@ class FakeClients:
         self.answers = list(answers)
         self.calls = 0
 
-    def fetch_refund(self, refund_id: str, *, time_left_seconds: float | None = None) -> Refund:
+    def fetch_refund(
+        self, refund_id: str, *, account: str = "default", time_left_seconds: float | None = None
+    ) -> Refund:
         answer = self.answers[min(self.calls, len(self.answers) - 1)]
         self.calls += 1
         if isinstance(answer, Exception):
@@ -116,7 +118,7 @@ def test_final_status_is_the_output_and_settles_the_record(records: RefundRecord
     output = run(records, clients, age=60)
     assert output["status"] == "succeeded"
     assert output["terminal"] is True
-    assert list(output)[:3] == ["provider", "refund_id", "status"]
+    assert list(output)[:4] == ["provider", "account", "refund_id", "status"]
     record = records.get("surecart", "re_1")
     assert record is not None
     assert record["polling_state"] == "settled"

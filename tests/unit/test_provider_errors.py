@@ -147,6 +147,8 @@ def assert_error(
             "code": code,
             "message": body["error"]["message"],
             "provider": provider,
+            # Provider clients know no account; ProviderClients names it (test_accounts).
+            "account": None,
             "retryable": retryable,
         }
     }

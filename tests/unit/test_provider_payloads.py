@@ -35,7 +35,7 @@ SL_ID = "123456"
 
 
 def _refund(**fields: Any) -> dict[str, Any]:
-    return {"fetched_at": FIXED_NOW_TEXT, **fields}
+    return {"fetched_at": FIXED_NOW_TEXT, "account": "default", **fields}
 
 
 CG_BASE = _refund(
@@ -223,6 +223,7 @@ EXPECTED_URLS = {
 
 KEY_ORDER = [
     "provider",
+    "account",
     "refund_id",
     "status",
     "terminal",

@@ -76,6 +76,7 @@ def test_invalid_id_is_refused(value: Any) -> None:
             "code": "invalid_refund_id",
             "message": error.message,
             "provider": "surecart",
+            "account": None,
             "retryable": False,
         }
     }

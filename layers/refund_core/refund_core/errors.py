@@ -22,11 +22,15 @@ class RefundServiceError(Exception):
         message: str,
         *,
         provider: str | None = None,
+        account: str | None = None,
         retry_after: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.provider = provider
+        # The merchant account the request was for (contract section 6); None when the
+        # request named none the service could read (a bad account id, an unknown route).
+        self.account = account
         self.retry_after = retry_after
 
     def to_body(self) -> dict[str, Any]:
@@ -36,6 +40,7 @@ class RefundServiceError(Exception):
                 "code": self.code,
                 "message": self.message,
                 "provider": self.provider,
+                "account": self.account,
                 "retryable": self.retryable,
             }
         }
@@ -44,6 +49,19 @@ class RefundServiceError(Exception):
 class InvalidRefundId(RefundServiceError):
     code = "invalid_refund_id"
     http_status = 400
+
+
+class InvalidAccountId(RefundServiceError):
+    code = "invalid_account_id"
+    http_status = 400
+
+
+class AccountNotFound(RefundServiceError):
+    """No secret for this account at this provider (contract section 6): not retryable, the
+    account is added by writing its secret."""
+
+    code = "account_not_found"
+    http_status = 404
 
 
 class RouteNotFound(RefundServiceError):
@@ -68,6 +86,11 @@ class ConfigurationError(RefundServiceError):
 
     code = "configuration_error"
     http_status = 500
+
+
+class SecretNotFound(ConfigurationError):
+    """The secret does not exist (or is scheduled for deletion). For the `default` account
+    that is the deployment's mistake (500); for a named one it is `AccountNotFound` (404)."""
 
 
 class ProviderError(RefundServiceError):

@@ -20,6 +20,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from refund_core.accounts import DEFAULT_ACCOUNT
 from refund_core.clients import ProviderClients
 from refund_core.errors import InvalidRequest
 from refund_core.http_api import (
@@ -28,6 +29,7 @@ from refund_core.http_api import (
     count_error,
     install_error_handlers,
     json_response,
+    path_account,
     path_refund_id,
 )
 from refund_core.model import Refund
@@ -116,27 +118,38 @@ def check_for_poller(
 def build_provider_api(
     provider: str, clients: ProviderClients, *, logger: Logger, metrics: Metrics
 ) -> APIGatewayRestResolver:
-    """`GET /refunds/<provider>/{refund_id}` and the contract's errors around it."""
+    """`GET /refunds/<provider>/{refund_id}` (the default account's),
+    `GET /accounts/{account}/refunds/<provider>/{refund_id}`, and the contract's errors."""
     app = APIGatewayRestResolver()
     refund_path = f"/refunds/{provider}/<refund_id>"
 
-    @app.get(refund_path)
-    def get_refund(refund_id: str) -> Response[str]:
-        refund_id = path_refund_id(app, refund_id, provider=provider)
+    def answer(account: str, refund_id: str) -> Response[str]:
         refund = observe(
-            lambda time_left: clients.fetch_refund(refund_id, time_left_seconds=time_left),
+            lambda time_left: clients.fetch_refund(
+                refund_id, account=account, time_left_seconds=time_left
+            ),
             context=app.lambda_context,
             logger=logger,
             metrics=metrics,
         )
         return json_response(200, refund.to_json_dict())
 
+    @app.get(refund_path)
+    def get_refund(refund_id: str) -> Response[str]:
+        return answer(DEFAULT_ACCOUNT, path_refund_id(app, refund_id, provider=provider))
+
+    @app.get(f"/accounts/<account>{refund_path}")
+    def get_account_refund(account: str, refund_id: str) -> Response[str]:
+        # The account first: a bad one is refused before anything else is read.
+        account = path_account(app, account, provider=provider)
+        return answer(account, path_refund_id(app, refund_id, provider=provider))
+
     install_error_handlers(
         app,
         logger=logger,
         metrics=metrics,
         provider=provider,
-        routes=[RouteShape("GET", re.compile(rf"/refunds/{provider}/[^/]+"))],
+        routes=[RouteShape("GET", re.compile(rf"(?:/accounts/[^/]+)?/refunds/{provider}/[^/]+"))],
         refund_path_prefix=f"/refunds/{provider}/",
     )
     return app
@@ -162,6 +175,7 @@ def observe(
         "refund fetched",
         extra={
             "refund_id": refund.refund_id,
+            "account": refund.account,
             "status": refund.status.value,
             "provider_status": refund.provider_status,
             "latency_ms": round(elapsed_ms, 2),

@@ -15,7 +15,14 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 
+from refund_core.accounts import (
+    DEFAULT_ACCOUNT,
+    INVALID_ACCOUNT_ID_MESSAGE,
+    is_account_id,
+    validate_account_id,
+)
 from refund_core.errors import (
+    InvalidAccountId,
     InvalidRefundId,
     InvalidRequest,
     MethodNotAllowed,
@@ -142,6 +149,27 @@ def path_refund_id(app: APIGatewayRestResolver, matched: str, *, provider: str) 
     return validate_refund_id(parameters.get("refund_id", matched), provider=provider)
 
 
+def path_account(app: APIGatewayRestResolver, matched: str, *, provider: str | None) -> str:
+    """The account API Gateway extracted (URL-decoded), validated: `invalid_account_id`
+    before any AWS or provider call."""
+    parameters = app.current_event.path_parameters or {}
+    return validate_account_id(parameters.get("account", matched), provider=provider)
+
+
+def request_account(app: APIGatewayRestResolver) -> str | None:
+    """The account a request is for, to name in its error: the path's when valid, `default`
+    on the routes without one, None when the path's is not a valid id (never echoed)."""
+    parameters = app.current_event.path_parameters or {}
+    if "account" in parameters:
+        named = parameters["account"]
+        return named if is_account_id(named) else None
+    path = app.current_event.path or ""
+    return DEFAULT_ACCOUNT if path.startswith("/refunds/") else None
+
+
+_ACCOUNT_PREFIX = re.compile(r"/accounts/[^/]*")
+
+
 def install_error_handlers(
     app: APIGatewayRestResolver,
     *,
@@ -157,6 +185,8 @@ def install_error_handlers(
     """
 
     def answer(error: RefundServiceError, headers: dict[str, str] | None = None) -> Response[str]:
+        if error.account is None:
+            error.account = request_account(app)
         count_error(metrics, error)
         return error_response(error, headers)
 
@@ -166,6 +196,8 @@ def install_error_handlers(
             # Errors raised below the provider layer (settings, secrets, a bad body) still
             # belong to the provider the request is about.
             error.provider = provider or _path_provider(app)
+        if error.account is None:
+            error.account = request_account(app)
         logger.info(
             "request failed",
             extra={"error_code": error.code, "provider": error.provider, "cause": _cause(error)},
@@ -186,7 +218,16 @@ def install_error_handlers(
                 {"Allow": ", ".join(allowed)},
             )
         parameters = event.path_parameters or {}
-        if "refund_id" in parameters and refund_path_prefix and path.startswith(refund_path_prefix):
+        if "account" in parameters and not is_account_id(parameters["account"]):
+            # API Gateway matched `{account}` but our route did not (an empty one, one with
+            # a `/`): the account is what is wrong.
+            return answer(InvalidAccountId(INVALID_ACCOUNT_ID_MESSAGE, provider=provider))
+        unprefixed = _ACCOUNT_PREFIX.sub("", path, count=1) if "account" in parameters else path
+        if (
+            "refund_id" in parameters
+            and refund_path_prefix
+            and unprefixed.startswith(refund_path_prefix)
+        ):
             # API Gateway matched `{refund_id}` but our route did not: an id holding `/`,
             # an empty id. It is the id that is wrong, not the route.
             return answer(InvalidRefundId(INVALID_REFUND_ID_MESSAGE, provider=provider))

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, computed_field
 
+from refund_core.accounts import DEFAULT_ACCOUNT
 from refund_core.timestamps import format_rfc3339
 
 
@@ -46,6 +47,9 @@ class Refund(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     provider: str
+    # The merchant account at `provider` (contract section 6); `default` on the routes
+    # without `/accounts/{account}` and for records stored before accounts existed.
+    account: str = DEFAULT_ACCOUNT
     refund_id: str
     status: RefundStatus
     provider_status: str | None
@@ -65,6 +69,9 @@ class Refund(BaseModel):
     def terminal(self) -> bool:
         return self.status.terminal
 
+    def with_account(self, account: str) -> Refund:
+        return self.model_copy(update={"account": account})
+
     def to_json_dict(self) -> dict[str, Any]:
         """The contract's JSON object, keys in the documented order."""
         body = self.model_dump(mode="json")
@@ -73,6 +80,7 @@ class Refund(BaseModel):
 
 _FIELD_ORDER = (
     "provider",
+    "account",
     "refund_id",
     "status",
     "terminal",

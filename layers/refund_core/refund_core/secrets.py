@@ -7,7 +7,7 @@ import logging
 from functools import cache
 from typing import Any
 
-from refund_core.errors import ConfigurationError
+from refund_core.errors import ConfigurationError, SecretNotFound
 
 _UNREADABLE = "the provider secret could not be read"
 
@@ -35,11 +35,28 @@ def read_secret_text(secret_id: str, *, max_age_seconds: int, force_fetch: bool 
     try:
         value = get_secret(secret_id, max_age=max_age_seconds, force_fetch=force_fetch)
     except (GetParameterError, BotoCoreError) as exc:
+        if _is_missing(exc):
+            raise SecretNotFound("the provider secret does not exist") from None
         # BotoCoreError: building the client failed (no region, say), before any request.
         raise ConfigurationError(_UNREADABLE) from exc
     if not isinstance(value, str):
         raise ConfigurationError("the provider secret must be a JSON string, not binary")
     return value
+
+
+def _is_missing(exc: BaseException) -> bool:
+    """Whether Secrets Manager said the secret is not there: never created, or deleted and
+    waiting out its recovery window (an account being removed). Powertools raises
+    GetParameterError inside its `except`, so the ClientError is the context."""
+    original = exc.__cause__ or exc.__context__
+    response = getattr(original, "response", None)
+    if not isinstance(response, dict):
+        return False
+    error = response.get("Error") or {}
+    code, message = error.get("Code"), str(error.get("Message", ""))
+    return code == "ResourceNotFoundException" or (
+        code == "InvalidRequestException" and "deletion" in message
+    )
 
 
 def prepare_secrets_client() -> None:

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from functools import cache
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from refund_core.errors import ConfigurationError
 
@@ -14,6 +14,9 @@ DEFAULT_PROVIDER_TIMEOUT_SECONDS = 8.0
 # Minutes, not Powertools' 5 s default: a secret changes rarely, and every fetch costs a
 # Secrets Manager call (latency and money) on the hot path.
 DEFAULT_SECRET_MAX_AGE_SECONDS = 300
+# Accounts whose client (secret, parsed credentials) a warm function keeps: past this, the
+# least recently used is dropped and read again when next asked for.
+DEFAULT_ACCOUNT_CACHE_SIZE = 2048
 
 
 class ProviderFunctionSettings(BaseModel):
@@ -27,9 +30,15 @@ class ProviderFunctionSettings(BaseModel):
     )
     secret_max_age_seconds: int = Field(
         default=DEFAULT_SECRET_MAX_AGE_SECONDS,
-        alias="PROVIDER_SECRET_MAX_AGE_SECONDS",
+        # Contract section 6's name; the older one still works.
+        validation_alias=AliasChoices("SECRET_CACHE_SECONDS", "PROVIDER_SECRET_MAX_AGE_SECONDS"),
         ge=0,
         le=86_400,
+    )
+    # `{AccountSecretPrefix}/{provider}/`: account `A`'s secret is `{prefix}A` (section 6).
+    account_secret_prefix: str | None = Field(default=None, alias="ACCOUNT_SECRET_PREFIX")
+    account_cache_size: int = Field(
+        default=DEFAULT_ACCOUNT_CACHE_SIZE, alias="ACCOUNT_CACHE_SIZE", ge=1, le=100_000
     )
     # Only `sam local`'s env.json sets this: its Docker containers reach host sandboxes over http.
     allow_insecure_provider_url: bool = Field(default=False, alias="ALLOW_INSECURE_PROVIDER_URL")

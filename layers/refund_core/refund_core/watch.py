@@ -28,6 +28,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ConfigDict, ValidationError
 
+from refund_core.accounts import DEFAULT_ACCOUNT
 from refund_core.aws_clients import aws_client
 from refund_core.errors import (
     ConfigurationError,
@@ -41,6 +42,7 @@ from refund_core.http_api import (
     count_error,
     install_error_handlers,
     json_response,
+    path_account,
     path_refund_id,
 )
 from refund_core.poller.check import RECORDS_TABLE_ENV, shared_records
@@ -75,17 +77,27 @@ class WatchOverrides(ScheduleOverrides):
     model_config = ConfigDict(extra="forbid")
 
 
-def execution_name(provider: str, refund_id: str, generation: int) -> str:
-    """The poller execution's name: one name per (provider, refund id, poll generation), and
-    never the same name for two of them.
+def execution_name(
+    provider: str, refund_id: str, generation: int, account: str = DEFAULT_ACCOUNT
+) -> str:
+    """The poller execution's name: one name per (provider, account, refund id, poll
+    generation), and never the same name for two of them.
 
     Names keep to `A-Z a-z 0-9 _ -` (anything else turns off the execution's CloudWatch
     logging), the alphabet of refund ids too, so no separator is free: the forms differ in the
     character right after the provider's name (provider names hold neither `_` nor `-`):
     `surecart-re_1` (first poll), `surecart_r1-re_1` (after one refresh), and, for an id too
     long for the 80-character limit, `surecart_h-<sha256>` / `surecart_h1-<sha256>`.
+    Another account than `default` is `surecart_astore-42_r0-re_1`: account ids hold no `_`,
+    so the first `_` after `_a` ends the account, and `r<n>-` always follows it.
     """
     generation_tag = str(generation) if generation else ""
+    if account != DEFAULT_ACCOUNT:
+        name = f"{provider}_a{account}_r{generation}-{refund_id}"
+        if len(name) <= EXECUTION_NAME_MAX:
+            return name
+        digest = hashlib.sha256(f"{provider}:{account}:{refund_id}".encode()).hexdigest()[:40]
+        return f"{provider}_h{generation_tag}-{digest}"
     if not generation:
         name = f"{provider}-{refund_id}"
     else:
@@ -190,15 +202,34 @@ def build_watch_api(
 ) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver()
     watch_path = "/refunds/<provider>/<refund_id>/watch"
+    account_watch_path = f"/accounts/<account>{watch_path}"
 
-    def target(provider: str, refund_id: str) -> tuple[str, str]:
+    def target(provider: str, refund_id: str, account: str | None) -> tuple[str, str, str]:
         if provider not in PROVIDER_NAMES:
             raise RouteNotFound(f"no provider called {provider[:40]!r}")
-        return provider, path_refund_id(app, refund_id, provider=provider)
+        # The account first: a bad one is refused before anything else is read.
+        account = (
+            DEFAULT_ACCOUNT if account is None else path_account(app, account, provider=provider)
+        )
+        return provider, path_refund_id(app, refund_id, provider=provider), account
 
     @app.post(watch_path)
     def start_watch(provider: str, refund_id: str) -> Response[str]:
-        provider, refund_id = target(provider, refund_id)
+        return start(*target(provider, refund_id, None))
+
+    @app.post(account_watch_path)
+    def start_account_watch(account: str, provider: str, refund_id: str) -> Response[str]:
+        return start(*target(provider, refund_id, account))
+
+    @app.get(watch_path)
+    def get_watch(provider: str, refund_id: str) -> Response[str]:
+        return read(*target(provider, refund_id, None))
+
+    @app.get(account_watch_path)
+    def get_account_watch(account: str, provider: str, refund_id: str) -> Response[str]:
+        return read(*target(provider, refund_id, account))
+
+    def start(provider: str, refund_id: str, account: str) -> Response[str]:
         try:
             body = app.current_event.decoded_body  # base64 when isBase64Encoded says so
         except ValueError:  # binascii.Error, UnicodeDecodeError
@@ -206,7 +237,7 @@ def build_watch_api(
         overrides = _overrides(body)
         refresh = (app.current_event.query_string_parameters or {}).get("refresh") == "true"
         store = records()
-        record = store.get(provider, refund_id)
+        record = store.get(provider, refund_id, account=account)
         state = (
             PollingState(record["polling_state"])
             if record and record.get("polling_state")
@@ -224,27 +255,37 @@ def build_watch_api(
             )
         generation = int(record.get("poll_generation", 0)) if record else 0
         if record and ((refresh and state is PollingState.SETTLED) or state in _RESTARTABLE):
-            generation = store.next_generation(provider, refund_id, current=generation)
-        execution_input = {"provider": provider, "refund_id": refund_id, **overrides}
+            generation = store.next_generation(
+                provider, refund_id, current=generation, account=account
+            )
+        execution_input = {
+            "provider": provider,
+            "account": account,
+            "refund_id": refund_id,
+            **overrides,
+        }
         arn, running = started.start(
-            execution_name(provider, refund_id, generation), execution_input
+            execution_name(provider, refund_id, generation, account), execution_input
         )
         if not running:
             # The named execution already ended (its record not yet saying so): a new one.
-            generation = store.next_generation(provider, refund_id, current=generation)
-            arn, running = started.start(
-                execution_name(provider, refund_id, generation), execution_input
+            generation = store.next_generation(
+                provider, refund_id, current=generation, account=account
             )
-        store.note_watch_started(provider, refund_id, execution_arn=arn)
-        logger.info("watch started", extra={"execution_arn": arn, "refund_id": refund_id})
+            arn, running = started.start(
+                execution_name(provider, refund_id, generation, account), execution_input
+            )
+        store.note_watch_started(provider, refund_id, execution_arn=arn, account=account)
+        logger.info(
+            "watch started",
+            extra={"execution_arn": arn, "refund_id": refund_id, "account": account},
+        )
         return json_response(
             202, {"execution_arn": arn, "polling_state": PollingState.POLLING.value}
         )
 
-    @app.get(watch_path)
-    def get_watch(provider: str, refund_id: str) -> Response[str]:
-        provider, refund_id = target(provider, refund_id)
-        record = records().get(provider, refund_id)
+    def read(provider: str, refund_id: str, account: str) -> Response[str]:
+        record = records().get(provider, refund_id, account=account)
         if record is None:
             raise WatchNotFound(
                 "no watch for this refund: POST to this path starts one", provider=provider
@@ -256,8 +297,8 @@ def build_watch_api(
         logger=logger,
         metrics=metrics,
         routes=[
-            RouteShape("GET", re.compile(r"/refunds/[^/]+/[^/]+/watch")),
-            RouteShape("POST", re.compile(r"/refunds/[^/]+/[^/]+/watch")),
+            RouteShape("GET", re.compile(r"(?:/accounts/[^/]+)?/refunds/[^/]+/[^/]+/watch")),
+            RouteShape("POST", re.compile(r"(?:/accounts/[^/]+)?/refunds/[^/]+/[^/]+/watch")),
         ],
         refund_path_prefix="/refunds/",
     )

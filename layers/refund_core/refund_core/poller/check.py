@@ -25,6 +25,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from refund_core.accounts import DEFAULT_ACCOUNT, is_account_id
 from refund_core.aws_clients import aws_client
 from refund_core.clients import ProviderClients
 from refund_core.errors import (
@@ -60,6 +61,8 @@ class WatchSettings(PollSchedule):
 
     provider: str
     refund_id: str
+    # The merchant account (contract section 6): absent or null is `default`.
+    account: str = DEFAULT_ACCOUNT
 
 
 class PollCheckEvent(BaseModel):
@@ -85,9 +88,13 @@ class PollCheckEvent(BaseModel):
                 # The caller's overrides follow the POST body's rules (strict integers, null
                 # is absent); the template's defaults arrive as strings from the ASL's
                 # DefinitionSubstitutions and are parsed leniently below.
+                account = watch.get("account")
+                if account is not None and not is_account_id(account):
+                    raise InvalidRequest("invalid poll check: watch.account")
                 chosen = {
                     "provider": watch.get("provider"),
                     "refund_id": watch.get("refund_id"),
+                    "account": account or DEFAULT_ACCOUNT,
                     **ScheduleOverrides.model_validate(watch).model_dump(exclude_none=True),
                 }
                 floors = OverrideFloors(
@@ -133,6 +140,7 @@ def _mark_failed(
     *,
     at: datetime,
     execution_arn: str,
+    account: str,
 ) -> None:
     """A check failed with none of the named outcomes (ConfigurationError, a bug): the
     execution fails with it, and the record says so instead of `polling` forever.
@@ -154,6 +162,7 @@ def _mark_failed(
             execution_arn=execution_arn,
             error=code,
             message=message[:500],
+            account=account,
         )
 
 
@@ -184,13 +193,19 @@ def run_check(
     if watch.provider != provider:
         raise InvalidRequest(f"this poller check is for {provider}, not another provider")
     refund_id = validate_refund_id(watch.refund_id, provider=provider)
+    account = watch.account
     arn = event.execution_arn
     age = (now() - event.execution_started_at).total_seconds()
 
-    calls = records.begin_check(provider, refund_id, execution_arn=arn)
+    calls = records.begin_check(provider, refund_id, execution_arn=arn, account=account)
     if age >= watch.budget_seconds or calls > watch.max_checks:
         records.mark_polling_state(
-            provider, refund_id, PollingState.TIMED_OUT, at=now(), execution_arn=arn
+            provider,
+            refund_id,
+            PollingState.TIMED_OUT,
+            at=now(),
+            execution_arn=arn,
+            account=account,
         )
         raise RefundPollingTimedOut(
             f"gave up after {calls - 1} checks and {age:.0f} s without a final status",
@@ -198,10 +213,17 @@ def run_check(
         )
 
     try:
-        refund = clients.fetch_refund(refund_id, time_left_seconds=time_left_seconds)
+        refund = clients.fetch_refund(
+            refund_id, account=account, time_left_seconds=time_left_seconds
+        )
     except RefundNotFound as error:
         records.count_check(
-            provider, refund_id, checked_at=now(), error_code=error.code, execution_arn=arn
+            provider,
+            refund_id,
+            checked_at=now(),
+            error_code=error.code,
+            execution_arn=arn,
+            account=account,
         )
         if age < watch.not_found_grace_seconds:
             # A new refund can be invisible for a moment: look again soon, then give up.
@@ -209,30 +231,54 @@ def run_check(
             wait = wait_within_budget(wait, age, watch)
             raise pending_error(wait, "not visible at the provider yet") from None
         records.mark_polling_state(
-            provider, refund_id, PollingState.NOT_FOUND, at=now(), execution_arn=arn
+            provider,
+            refund_id,
+            PollingState.NOT_FOUND,
+            at=now(),
+            execution_arn=arn,
+            account=account,
         )
         raise
     except ProviderAuthFailed as error:
         records.count_check(
-            provider, refund_id, checked_at=now(), error_code=error.code, execution_arn=arn
+            provider,
+            refund_id,
+            checked_at=now(),
+            error_code=error.code,
+            execution_arn=arn,
+            account=account,
         )
         records.mark_polling_state(
-            provider, refund_id, PollingState.AUTH_FAILED, at=now(), execution_arn=arn
+            provider,
+            refund_id,
+            PollingState.AUTH_FAILED,
+            at=now(),
+            execution_arn=arn,
+            account=account,
         )
         raise
     except ProviderError as error:
         records.count_check(
-            provider, refund_id, checked_at=now(), error_code=error.code, execution_arn=arn
+            provider,
+            refund_id,
+            checked_at=now(),
+            error_code=error.code,
+            execution_arn=arn,
+            account=account,
         )
         raise
     except Exception as error:
-        _mark_failed(records, provider, refund_id, error, at=now(), execution_arn=arn)
+        _mark_failed(
+            records, provider, refund_id, error, at=now(), execution_arn=arn, account=account
+        )
         raise
 
     try:
         written = records.record_observation(refund, execution_arn=arn, checked_at=now())
     except Exception as error:
-        _mark_failed(records, provider, refund_id, error, at=now(), execution_arn=arn)
+        _mark_failed(
+            records, provider, refund_id, error, at=now(), execution_arn=arn, account=account
+        )
         raise
     if written.replaced_final is not None:
         logger.warning(

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, cast
 
+from refund_core.accounts import DEFAULT_ACCOUNT
 from refund_core.model import Refund, RefundStatus
 from refund_core.timestamps import format_rfc3339
 
@@ -65,8 +66,30 @@ class WriteResult:
     replaced_final: RefundStatus | None = None
 
 
-def record_key(provider: str, refund_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"{provider}#{refund_id}"}}
+def record_key(provider: str, refund_id: str, account: str = DEFAULT_ACCOUNT) -> dict[str, Any]:
+    """`provider#refund_id` for the default account (its records predate accounts and keep
+    their keys), `provider#account#refund_id` for any other. Neither part holds `#`, so the
+    number of `#` tells the forms apart: no two (provider, account, refund) share a key."""
+    if account == DEFAULT_ACCOUNT:
+        return {"pk": {"S": f"{provider}#{refund_id}"}}
+    return {"pk": {"S": f"{provider}#{account}#{refund_id}"}}
+
+
+def _identity_values(provider: str, refund_id: str, account: str) -> dict[str, Any]:
+    """The record's own identity attributes, written by every write (so any write may be the
+    first and a list or index can read them)."""
+    return {
+        ":provider": {"S": provider},
+        ":refund_id": {"S": refund_id},
+        ":account": {"S": account},
+    }
+
+
+_IDENTITY_SETS = (
+    "provider = if_not_exists(provider, :provider)",
+    "refund_id = if_not_exists(refund_id, :refund_id)",
+    "account = if_not_exists(account, :account)",
+)
 
 
 def _epoch_micros(moment: datetime) -> int:
@@ -107,6 +130,7 @@ class RefundRecords:
         checks = self.count_check(
             refund.provider,
             refund.refund_id,
+            account=refund.account,
             checked_at=checked_at,
             error_code=None,
             execution_arn=execution_arn,
@@ -115,13 +139,20 @@ class RefundRecords:
             WriteOutcome.COUNTED, checks, RefundStatus(stored) if stored else refund.status
         )
 
-    def begin_check(self, provider: str, refund_id: str, *, execution_arn: str) -> int:
+    def begin_check(
+        self,
+        provider: str,
+        refund_id: str,
+        *,
+        execution_arn: str,
+        account: str = DEFAULT_ACCOUNT,
+    ) -> int:
         """Count one more provider call for `execution_arn`; the calls made by this execution.
 
         The count restarts with each execution (a refresh poll gets a fresh budget), decided
         by a condition on the stored execution, not by a read.
         """
-        key = record_key(provider, refund_id)
+        key = record_key(provider, refund_id, account)
         values = {":arn": {"S": execution_arn}, ":one": {"N": "1"}}
         try:
             answer = self._client.update_item(
@@ -138,16 +169,15 @@ class RefundRecords:
                 Key=key,
                 UpdateExpression=(
                     "SET poll_execution = :arn, poll_checks = :one, execution_arn = :arn, "
-                    "polling_state = :polling, provider = :provider, refund_id = :refund_id"
-                    " REMOVE #failure"
+                    "polling_state = :polling, provider = :provider, refund_id = :refund_id,"
+                    " account = :account REMOVE #failure"
                 ),
                 # The previous poll's failure is not this one's.
                 ExpressionAttributeNames={"#failure": "error"},
                 ExpressionAttributeValues={
                     **values,
                     ":polling": {"S": PollingState.POLLING.value},
-                    ":provider": {"S": provider},
-                    ":refund_id": {"S": refund_id},
+                    **_identity_values(provider, refund_id, account),
                 },
             )
             # A new execution's first call; UPDATED_NEW would omit an attribute whose value
@@ -163,6 +193,7 @@ class RefundRecords:
         checked_at: datetime,
         error_code: str | None,
         execution_arn: str | None = None,
+        account: str = DEFAULT_ACCOUNT,
     ) -> int:
         """A check that changes nothing but the counters (an error, or an observation the
         rules kept out). `last_checked_at` only moves forward."""
@@ -172,13 +203,11 @@ class RefundRecords:
             ":zero": {"N": "0"},
             ":now": {"S": format_rfc3339(checked_at)},
             ":now_us": {"N": str(_epoch_micros(checked_at))},
-            ":provider": {"S": provider},
-            ":refund_id": {"S": refund_id},
+            **_identity_values(provider, refund_id, account),
         }
         sets = [
             "#checks = if_not_exists(#checks, :zero) + :one",
-            "provider = if_not_exists(provider, :provider)",
-            "refund_id = if_not_exists(refund_id, :refund_id)",
+            *_IDENTITY_SETS,
             "first_checked_at = if_not_exists(first_checked_at, :now)",
         ]
         if error_code is not None:
@@ -191,7 +220,7 @@ class RefundRecords:
         try:
             answer = self._client.update_item(
                 TableName=self._table,
-                Key=record_key(provider, refund_id),
+                Key=record_key(provider, refund_id, account),
                 UpdateExpression="SET " + ", ".join(forward),
                 ConditionExpression="attribute_not_exists(#last_us) OR #last_us < :now_us",
                 ExpressionAttributeNames=names,
@@ -202,7 +231,7 @@ class RefundRecords:
             # An older check arriving late: count it, leave last_checked_at where it is.
             answer = self._client.update_item(
                 TableName=self._table,
-                Key=record_key(provider, refund_id),
+                Key=record_key(provider, refund_id, account),
                 UpdateExpression="SET " + ", ".join(sets),
                 ExpressionAttributeNames={"#checks": "checks"},
                 ExpressionAttributeValues={k: v for k, v in values.items() if k != ":now_us"},
@@ -220,6 +249,7 @@ class RefundRecords:
         execution_arn: str | None = None,
         error: str | None = None,
         message: str | None = None,
+        account: str = DEFAULT_ACCOUNT,
     ) -> None:
         """The poll ended without settling (not found, auth failed, timed out, failed).
 
@@ -233,15 +263,13 @@ class RefundRecords:
             ":settled": {"S": PollingState.SETTLED.value},
             ":at": {"S": format_rfc3339(at)},
             ":expires": {"N": str(int((at + RECORD_RETENTION).timestamp()))},
-            ":provider": {"S": provider},
-            ":refund_id": {"S": refund_id},
+            **_identity_values(provider, refund_id, account),
         }
         sets = [
             "#state = :state",
             "polling_state_at = :at",
             "expires_at = :expires",
-            "provider = if_not_exists(provider, :provider)",
-            "refund_id = if_not_exists(refund_id, :refund_id)",
+            *_IDENTITY_SETS,
         ]
         if execution_arn is not None:
             sets.append("execution_arn = :arn")
@@ -258,7 +286,7 @@ class RefundRecords:
         with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
             self._client.update_item(
                 TableName=self._table,
-                Key=record_key(provider, refund_id),
+                Key=record_key(provider, refund_id, account),
                 UpdateExpression="SET " + ", ".join(sets),
                 ConditionExpression="attribute_not_exists(#state) OR #state <> :settled",
                 ExpressionAttributeNames=names,
@@ -267,15 +295,21 @@ class RefundRecords:
 
     # --- reads -----------------------------------------------------------------------------
 
-    def get(self, provider: str, refund_id: str) -> dict[str, Any] | None:
+    def get(
+        self, provider: str, refund_id: str, *, account: str = DEFAULT_ACCOUNT
+    ) -> dict[str, Any] | None:
         """The record as stored (plain JSON values), or None."""
         answer = self._client.get_item(
-            TableName=self._table, Key=record_key(provider, refund_id), ConsistentRead=True
+            TableName=self._table,
+            Key=record_key(provider, refund_id, account),
+            ConsistentRead=True,
         )
         item = answer.get("Item")
         return None if item is None else from_dynamodb(item)
 
-    def next_generation(self, provider: str, refund_id: str, *, current: int) -> int:
+    def next_generation(
+        self, provider: str, refund_id: str, *, current: int, account: str = DEFAULT_ACCOUNT
+    ) -> int:
         """Move the record to poll generation `current + 1` (a new poller execution name).
 
         Conditional on `current`, so two callers asking for a new poll at once get one.
@@ -284,7 +318,7 @@ class RefundRecords:
         with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
             self._client.update_item(
                 TableName=self._table,
-                Key=record_key(provider, refund_id),
+                Key=record_key(provider, refund_id, account),
                 UpdateExpression="SET poll_generation = :next",
                 ConditionExpression=(
                     "attribute_not_exists(poll_generation) AND :current = :zero"
@@ -296,23 +330,29 @@ class RefundRecords:
                     ":zero": {"N": "0"},
                 },
             )
-        record = self.get(provider, refund_id) or {}
+        record = self.get(provider, refund_id, account=account) or {}
         return int(record.get("poll_generation", current + 1))
 
-    def note_watch_started(self, provider: str, refund_id: str, *, execution_arn: str) -> None:
+    def note_watch_started(
+        self,
+        provider: str,
+        refund_id: str,
+        *,
+        execution_arn: str,
+        account: str = DEFAULT_ACCOUNT,
+    ) -> None:
         """Record the poller that now owns the refund, before its first check lands."""
         self._client.update_item(
             TableName=self._table,
-            Key=record_key(provider, refund_id),
+            Key=record_key(provider, refund_id, account),
             UpdateExpression=(
                 "SET execution_arn = :arn, polling_state = :polling, provider = :provider,"
-                " refund_id = :refund_id, checks = if_not_exists(checks, :zero)"
+                " refund_id = :refund_id, account = :account, checks = if_not_exists(checks, :zero)"
             ),
             ExpressionAttributeValues={
                 ":arn": {"S": execution_arn},
                 ":polling": {"S": PollingState.POLLING.value},
-                ":provider": {"S": provider},
-                ":refund_id": {"S": refund_id},
+                **_identity_values(provider, refund_id, account),
                 ":zero": {"N": "0"},
             },
         )
@@ -332,7 +372,7 @@ class RefundRecords:
         try:
             answer = self._client.update_item(
                 TableName=self._table,
-                Key=record_key(refund.provider, refund.refund_id),
+                Key=record_key(refund.provider, refund.refund_id, refund.account),
                 ReturnValues="UPDATED_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 **request,
@@ -357,8 +397,7 @@ def _observation_write(
         ":now_us": {"N": str(_epoch_micros(checked_at))},
         ":one": {"N": "1"},
         ":zero": {"N": "0"},
-        ":provider": {"S": refund.provider},
-        ":refund_id": {"S": refund.refund_id},
+        **_identity_values(refund.provider, refund.refund_id, refund.account),
         ":expires": {"N": str(int((checked_at + RECORD_RETENTION).timestamp()))},
     }
     names = {"#status": "status", "#observed": "observed_us"}
@@ -368,6 +407,7 @@ def _observation_write(
         "#observed = :observed_us",
         "provider = :provider",
         "refund_id = :refund_id",
+        "account = :account",
         "checks = if_not_exists(checks, :zero) + :one",
         "first_checked_at = if_not_exists(first_checked_at, :now)",
         "last_checked_at = :now",
@@ -451,6 +491,7 @@ def _next_attempt(refund: Refund, old: Mapping[str, Any]) -> WriteOutcome | None
 
 PUBLIC_RECORD_FIELDS = (
     "provider",
+    "account",
     "refund_id",
     "status",
     "refund",
@@ -471,6 +512,11 @@ PUBLIC_RECORD_FIELDS = (
 def public_record(stored: Mapping[str, Any]) -> dict[str, Any]:
     """The record as the watch API answers it: contract section 5's fields, nothing internal."""
     record = {field: stored.get(field) for field in PUBLIC_RECORD_FIELDS}
+    # Records stored before accounts existed are the default account's.
+    record["account"] = record["account"] or DEFAULT_ACCOUNT
+    refund = record["refund"]
+    if isinstance(refund, dict) and "account" not in refund:
+        record["refund"] = {"provider": refund.get("provider"), "account": DEFAULT_ACCOUNT} | refund
     record["checks"] = record["checks"] or 0
     record["history"] = record["history"] or []
     record["late_failure"] = bool(record["late_failure"])

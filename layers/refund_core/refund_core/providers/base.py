@@ -17,6 +17,7 @@ from typing import Any, ClassVar, TypeVar, cast
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from refund_core.accounts import DEFAULT_ACCOUNT
 from refund_core.credentials import ProviderCredentials
 from refund_core.errors import (
     ConfigurationError,
@@ -58,11 +59,18 @@ class RefundProvider[CredentialsT: ProviderCredentials, NativeT: BaseModel](ABC)
     native_model: ClassVar[type[BaseModel]]
 
     def __init__(
-        self, credentials: CredentialsT, *, client: httpx.Client, timeout_seconds: float
+        self,
+        credentials: CredentialsT,
+        *,
+        client: httpx.Client,
+        timeout_seconds: float,
+        account: str = DEFAULT_ACCOUNT,
     ) -> None:
         self.credentials = credentials
         self.client = client
         self.timeout_seconds = timeout_seconds
+        # The merchant account these credentials are (section 6): every refund carries it.
+        self.account = account
 
     def get_refund(self, refund_id: str, *, timeout_seconds: float | None = None) -> Refund:
         """Ask the provider now; the normalized refund, or a `ProviderError` subclass."""
@@ -87,12 +95,14 @@ class RefundProvider[CredentialsT: ProviderCredentials, NativeT: BaseModel](ABC)
         payload = self._decode_json(response)
         try:
             native = self.parse_refund(payload)
-            return self.map_refund(native, refund_id=refund_id, fetched_at=utc_now())
+            refund = self.map_refund(native, refund_id=refund_id, fetched_at=utc_now())
         except (ValidationError, ValueError, TypeError) as exc:
             # Not `from exc`: pydantic's text quotes the provider's values.
             raise ProviderBadResponse(
                 f"{self.display_name} answered in an undocumented shape", provider=self.name
             ) from _describe(exc)
+        # Set here, not by each mapping: a mapping cannot forget it or name another account.
+        return refund if self.account == refund.account else refund.with_account(self.account)
 
     # --- transport and auth -------------------------------------------------------------
 

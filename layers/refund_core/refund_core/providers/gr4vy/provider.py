@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from refund_core.accounts import DEFAULT_ACCOUNT
 from refund_core.model import Refund
 from refund_core.providers.base import ErrorKind, RefundProvider
 from refund_core.providers.gr4vy import mapping, transport
@@ -25,8 +26,11 @@ class Gr4vyProvider(RefundProvider[transport.Gr4vyCredentials, Gr4vyRefund]):
         *,
         client: httpx.Client,
         timeout_seconds: float,
+        account: str = DEFAULT_ACCOUNT,
     ) -> None:
-        super().__init__(credentials, client=client, timeout_seconds=timeout_seconds)
+        super().__init__(
+            credentials, client=client, timeout_seconds=timeout_seconds, account=account
+        )
         self.signer = transport.build_signer(credentials)
 
     def build_request(self, refund_id: str) -> httpx.Request:

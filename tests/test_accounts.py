@@ -1,0 +1,420 @@
+"""Contract section 6 through the provider function as deployed: many merchant accounts at one
+provider, each with its own secret, answers, records and errors; secrets read once per cache
+period, re-read on rotation, a bounded cache; and IAM that lets each function read only its
+own provider's accounts. Secrets Manager and DynamoDB are moto; the provider is respx."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+import respx
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+from moto import mock_aws
+
+from refund_core.clients import ProviderClients
+from refund_core.handler import build_lambda_handler
+from refund_core.model import Refund, RefundStatus
+from refund_core.poller.records import RefundRecords, record_key
+from tests.helpers import (
+    SURECART_API_TOKEN,
+    FakeLambdaContext,
+    create_records_table,
+    load_event,
+    role_statements,
+    secret_for,
+)
+
+PROVIDER = "surecart"
+DEFAULT_URL = "https://default.surecart.test"
+PREFIX = "refund-status/surecart/"
+
+
+def store_url(account: str) -> str:
+    return f"https://{account}.surecart.test"
+
+
+def surecart_refund(refund_id: str, status: str, amount: int = 1450) -> dict[str, Any]:
+    return {
+        "id": refund_id,
+        "object": "refund",
+        "amount": amount,
+        "currency": "usd",
+        "status": status,
+        "reason": "requested_by_customer",
+        "charge": "ch_1",
+        "live_mode": False,
+        "created_at": 1770234892,
+        "updated_at": 1770234892,
+    }
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Deployment:
+    """The SureCart function with its secrets in moto, counting every Secrets Manager call."""
+
+    secrets: Any
+    clock: FakeClock
+    clients: ProviderClients
+    handler: Any
+    aws_calls: list[str] = field(default_factory=list)
+
+    def add_account(self, account: str, secret: dict[str, Any] | str) -> None:
+        text = secret if isinstance(secret, str) else json.dumps(secret)
+        self.secrets.create_secret(Name=PREFIX + account, SecretString=text)
+
+    def get(self, refund_id: str, account: str | None = None) -> tuple[int, dict[str, Any]]:
+        event = load_event(PROVIDER, "get_refund")
+        path = f"/refunds/{PROVIDER}/{refund_id}"
+        parameters: dict[str, str] = {"refund_id": refund_id}
+        event["resource"] = f"/refunds/{PROVIDER}/{{refund_id}}"
+        if account is not None:
+            path = f"/accounts/{account}{path}"
+            parameters["account"] = account
+            event["resource"] = "/accounts/{account}" + event["resource"]
+        event |= {"path": path, "pathParameters": parameters}
+        event["requestContext"] |= {"path": "/v1" + path, "resourcePath": event["resource"]}
+        result = self.handler(event, FakeLambdaContext())
+        return result["statusCode"], json.loads(result["body"])
+
+    def reads(self) -> int:
+        return self.aws_calls.count("GetSecretValue")
+
+
+@pytest.fixture
+def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+    saved = DEFAULT_PROVIDERS.get("secrets")
+    with mock_aws():
+        secrets = boto3.client("secretsmanager", region_name="us-east-1")
+        secrets.create_secret(
+            Name="refund-status/surecart",
+            SecretString=json.dumps(secret_for(PROVIDER, base_url=DEFAULT_URL)),
+        )
+        monkeypatch.setenv("PROVIDER_SECRET_ID", "refund-status/surecart")
+        monkeypatch.setenv("ACCOUNT_SECRET_PREFIX", PREFIX)
+        monkeypatch.setenv("ACCOUNT_CACHE_SIZE", "3")
+        monkeypatch.setenv("SECRET_CACHE_SECONDS", "300")
+        clock = FakeClock()
+        clients = ProviderClients(PROVIDER, clock=clock)
+        deployment = Deployment(
+            secrets, clock, clients, build_lambda_handler(PROVIDER, clients=clients)
+        )
+
+        def count(event_name: str, **_: Any) -> None:
+            deployment.aws_calls.append(event_name.rsplit(".", 1)[-1])
+
+        secrets.meta.events.register("before-call.secrets-manager", count)
+        DEFAULT_PROVIDERS["secrets"] = SecretsProvider(boto3_client=secrets)
+        try:
+            yield deployment
+        finally:
+            if saved is None:
+                DEFAULT_PROVIDERS.pop("secrets", None)
+            else:
+                DEFAULT_PROVIDERS["secrets"] = saved
+
+
+def test_two_accounts_holding_one_refund_id_each_get_their_own(deployment: Deployment) -> None:
+    deployment.add_account("store-a", secret_for(PROVIDER, base_url=store_url("store-a")))
+    deployment.add_account("store-b", secret_for(PROVIDER, base_url=store_url("store-b")))
+    with respx.mock(assert_all_called=True) as mock:
+        mock.get(f"{store_url('store-a')}/v1/refunds/re_1").respond(
+            200, json=surecart_refund("re_1", "pending", 100)
+        )
+        mock.get(f"{store_url('store-b')}/v1/refunds/re_1").respond(
+            200, json=surecart_refund("re_1", "succeeded", 200)
+        )
+        mock.get(f"{DEFAULT_URL}/v1/refunds/re_1").respond(
+            200, json=surecart_refund("re_1", "failed", 300)
+        )
+        a = deployment.get("re_1", "store-a")
+        b = deployment.get("re_1", "store-b")
+        legacy = deployment.get("re_1")
+    assert [status for status, _ in (a, b, legacy)] == [200, 200, 200]
+    seen = [(body["account"], body["status"], body["amount"]) for _, body in (a, b, legacy)]
+    assert seen == [
+        ("store-a", "pending", 100),
+        ("store-b", "succeeded", 200),
+        ("default", "failed", 300),
+    ]
+
+
+def test_the_legacy_route_is_the_default_account(deployment: Deployment) -> None:
+    with respx.mock(assert_all_called=True) as mock:
+        mock.get(f"{DEFAULT_URL}/v1/refunds/re_9").respond(
+            200, json=surecart_refund("re_9", "pending")
+        )
+        _, legacy = deployment.get("re_9")
+        _, named = deployment.get("re_9", "default")
+    legacy.pop("fetched_at"), named.pop("fetched_at")
+    assert legacy == named
+    assert legacy["account"] == "default"
+
+
+@pytest.mark.parametrize(
+    "account",
+    ["Store-42", "-store", "store-", "store_42", "store.42", "a" * 65, "st%C3%B6re", "störe", " "],
+)
+def test_an_account_id_outside_its_alphabet_is_400_before_any_call(
+    deployment: Deployment, account: str
+) -> None:
+    with respx.mock(assert_all_called=False) as mock:
+        provider = mock.route().respond(200, json=surecart_refund("re_1", "pending"))
+        status, body = deployment.get("re_1", account)
+    assert status == 400
+    assert body["error"] == {
+        "code": "invalid_account_id",
+        "message": body["error"]["message"],
+        "provider": PROVIDER,
+        "account": None,
+        "retryable": False,
+    }
+    assert "a-z" in body["error"]["message"]
+    assert deployment.aws_calls == []
+    assert provider.call_count == 0
+
+
+def test_an_account_without_a_secret_is_404_account_not_found(deployment: Deployment) -> None:
+    deployment.add_account("store-a", secret_for(PROVIDER, base_url=store_url("store-a")))
+    with respx.mock(assert_all_called=False) as mock:
+        provider = mock.route().respond(200, json=surecart_refund("re_1", "pending"))
+        status, body = deployment.get("re_1", "store-b")
+    assert status == 404
+    error = body["error"]
+    assert (error["code"], error["account"], error["retryable"]) == (
+        "account_not_found", "store-b", False,
+    )  # fmt: skip
+    text = json.dumps(body)
+    # Neither the secret's name nor a neighbour account, nor anything of its secret.
+    assert PREFIX not in text
+    assert "store-a" not in text
+    assert SURECART_API_TOKEN not in text
+    assert provider.call_count == 0
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "not json at all: hunter2-LEAKCHECK",
+        json.dumps({"api_token": 42, "base_url": "https://x.test", "note": "hunter2-LEAKCHECK"}),
+        json.dumps({"base_url": "http://plain-http.test", "api_token": "hunter2-LEAKCHECK"}),
+    ],
+    ids=["not-json", "wrong-types", "insecure-url"],
+)
+def test_a_malformed_account_secret_is_500_configuration_error_without_the_secret(
+    deployment: Deployment, secret: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    deployment.add_account("store-a", secret)
+    caplog.set_level(logging.DEBUG)
+    with respx.mock(assert_all_called=False) as mock:
+        provider = mock.route().respond(200, json=surecart_refund("re_1", "pending"))
+        status, body = deployment.get("re_1", "store-a")
+    assert status == 500
+    error = body["error"]
+    assert (error["code"], error["account"], error["retryable"]) == (
+        "configuration_error", "store-a", False,
+    )  # fmt: skip
+    assert "hunter2" not in json.dumps(body)
+    assert "hunter2" not in caplog.text
+    assert provider.call_count == 0
+
+
+def test_each_secret_is_read_once_per_cache_period(deployment: Deployment) -> None:
+    deployment.add_account("store-a", secret_for(PROVIDER, base_url=store_url("store-a")))
+    with respx.mock(assert_all_called=True) as mock:
+        mock.get(f"{store_url('store-a')}/v1/refunds/re_1").respond(
+            200, json=surecart_refund("re_1", "pending")
+        )
+        for _ in range(5):
+            assert deployment.get("re_1", "store-a")[0] == 200
+        assert deployment.reads() == 1
+        deployment.clock.now += 299
+        assert deployment.get("re_1", "store-a")[0] == 200
+        assert deployment.reads() == 1
+        deployment.clock.now += 2  # past SECRET_CACHE_SECONDS
+        assert deployment.get("re_1", "store-a")[0] == 200
+        assert deployment.reads() == 2
+
+
+def test_a_rotated_secret_is_read_again_at_the_first_401(deployment: Deployment) -> None:
+    old = secret_for(PROVIDER, base_url=store_url("store-a"))
+    deployment.add_account("store-a", old)
+    new = old | {"api_token": "st_rotated_token_2"}
+    accepted = {f"Bearer {old['api_token']}"}
+
+    def by_token(request: httpx.Request) -> httpx.Response:
+        if request.headers["Authorization"] in accepted:
+            return httpx.Response(200, json=surecart_refund("re_1", "succeeded"))
+        return httpx.Response(401, json={"http_status": "unauthorized", "type": "unauthorized"})
+
+    with respx.mock(assert_all_called=True) as mock:
+        provider = mock.get(f"{store_url('store-a')}/v1/refunds/re_1").mock(side_effect=by_token)
+        assert deployment.get("re_1", "store-a")[0] == 200  # the old secret, now cached
+        # Rotation: the provider takes the new token only, and the secret holds it.
+        accepted = {"Bearer st_rotated_token_2"}
+        deployment.secrets.put_secret_value(
+            SecretId=PREFIX + "store-a", SecretString=json.dumps(new)
+        )
+        status, body = deployment.get("re_1", "store-a")
+    assert (status, body["status"]) == (200, "succeeded")
+    assert deployment.reads() == 2  # once cold, once at the 401: not once per request
+    assert provider.call_count == 3  # ok, 401, ok with the new token
+
+
+def test_a_rejected_secret_that_was_not_rotated_is_provider_auth_failed(
+    deployment: Deployment,
+) -> None:
+    deployment.add_account("store-a", secret_for(PROVIDER, base_url=store_url("store-a")))
+    with respx.mock(assert_all_called=True) as mock:
+        provider = mock.get(f"{store_url('store-a')}/v1/refunds/re_1").respond(
+            401, json={"http_status": "unauthorized", "type": "unauthorized"}
+        )
+        status, body = deployment.get("re_1", "store-a")
+    assert (status, body["error"]["code"], body["error"]["account"]) == (
+        502, "provider_auth_failed", "store-a",
+    )  # fmt: skip
+    assert provider.call_count == 1  # same secret again: no second provider call
+    assert deployment.reads() == 2
+
+
+def test_the_account_cache_is_capped_and_evicts_the_least_recent(deployment: Deployment) -> None:
+    accounts = [f"store-{n}" for n in range(5)]
+    for account in accounts:
+        deployment.add_account(account, secret_for(PROVIDER, base_url=store_url(account)))
+    with respx.mock(assert_all_called=True) as mock:
+        for account in accounts:
+            mock.get(f"{store_url(account)}/v1/refunds/re_1").respond(
+                200, json=surecart_refund("re_1", "pending")
+            )
+        for account in accounts:
+            assert deployment.get("re_1", account)[0] == 200
+        assert len(deployment.clients) == 3  # ACCOUNT_CACHE_SIZE
+        assert deployment.reads() == 5
+        deployment.get("re_1", "store-4")  # held: no read
+        assert deployment.reads() == 5
+        deployment.get("re_1", "store-0")  # evicted: read again
+        assert deployment.reads() == 6
+        assert len(deployment.clients) == 3
+
+
+def test_accounts_share_one_connection_pool(deployment: Deployment) -> None:
+    deployment.add_account("store-a", secret_for(PROVIDER, base_url=store_url("store-a")))
+    deployment.add_account("store-b", secret_for(PROVIDER, base_url=store_url("store-b")))
+    a, b = deployment.clients.get("store-a"), deployment.clients.get("store-b")
+    assert a is not b
+    assert a.client is b.client  # one httpx.Client: connections pooled per host
+
+
+# --- records ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def records() -> Iterator[RefundRecords]:
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        yield RefundRecords(dynamodb, create_records_table(dynamodb))
+
+
+def _refund(account: str, status: RefundStatus) -> Refund:
+    return Refund(
+        provider=PROVIDER,
+        account=account,
+        refund_id="re_1",
+        status=status,
+        terminal=status.terminal,
+        provider_status=status.value,
+        amount=100,
+        currency="USD",
+        fetched_at=datetime.now(UTC),
+    )
+
+
+def test_two_accounts_keep_separate_records_of_one_refund_id(records: RefundRecords) -> None:
+    now = datetime.now(UTC)
+    records.record_observation(
+        _refund("store-a", RefundStatus.PENDING), execution_arn=None, checked_at=now
+    )
+    records.record_observation(
+        _refund("store-b", RefundStatus.SUCCEEDED), execution_arn=None, checked_at=now
+    )
+    records.record_observation(
+        _refund("default", RefundStatus.FAILED), execution_arn=None, checked_at=now
+    )
+    seen = {
+        account: records.get(PROVIDER, "re_1", account=account)
+        for account in ("store-a", "store-b", "default")
+    }
+    assert {a: (r or {}).get("status") for a, r in seen.items()} == {
+        "store-a": "pending",
+        "store-b": "succeeded",
+        "default": "failed",
+    }
+    assert records.get(PROVIDER, "re_1", account="store-c") is None
+
+
+def test_the_default_accounts_record_keys_are_unchanged() -> None:
+    assert record_key("surecart", "re_1") == {"pk": {"S": "surecart#re_1"}}
+    assert record_key("surecart", "re_1", "default") == {"pk": {"S": "surecart#re_1"}}
+    assert record_key("surecart", "re_1", "store-42") == {"pk": {"S": "surecart#store-42#re_1"}}
+    # Refund ids hold no `#` (they are refused first), so no default key looks like these.
+
+
+# --- IAM -------------------------------------------------------------------------------------
+
+
+def secret_read_patterns(function: str) -> list[str]:
+    """The secret ARN patterns `function`'s role may GetSecretValue on, as deployed."""
+    patterns: list[str] = []
+    for statement in role_statements(function):
+        actions = statement["Action"]
+        actions = [actions] if isinstance(actions, str) else actions
+        if statement["Effect"] == "Allow" and any(
+            fnmatchcase("secretsmanager:GetSecretValue", action) for action in actions
+        ):
+            resources = statement["Resource"]
+            patterns += [resources] if isinstance(resources, str) else resources
+    return patterns
+
+
+@pytest.mark.parametrize(
+    ("function", "provider"),
+    [
+        ("ConvergeGateFunction", "convergegate"),
+        ("SureCartFunction", "surecart"),
+        ("Gr4vyFunction", "gr4vy"),
+        ("ShoplazzaFunction", "shoplazza"),
+    ],
+)
+def test_each_function_reads_its_own_providers_accounts_only(function: str, provider: str) -> None:
+    patterns = secret_read_patterns(function)
+
+    def readable(name: str) -> bool:
+        arn = f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}-AbC123"
+        return any(fnmatchcase(arn, pattern) for pattern in patterns)
+
+    assert readable(f"refund-status/{provider}/store-42")
+    # Its default account's secret, by its own ARN (the stack's `<stack>/<provider>`).
+    exact = [pattern for pattern in patterns if "*" not in pattern]
+    assert [arn.rsplit(":secret:", 1)[1] for arn in exact] == [f"refund-status/{provider}"]
+    for other in {"convergegate", "surecart", "gr4vy", "shoplazza"} - {provider}:
+        assert not readable(f"refund-status/{other}/store-42")
+        assert not readable(f"refund-status/{other}")
+    assert not readable("refund-status/other-app/secret")
+    assert not readable(f"refund-status/{provider}-evil/store-42")
