@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only warm,cold,memory,size,polling]`: every figure of the
+"""`python -m bench [--quick] [--only warm,cold,memory,size,polling,accounts]`: every figure of the
 benchmarks, each next to its comparison measured in the same run; a table on stdout, the
 figures in bench/results/latest.json, the polling picture in docs/polling.png.
 
@@ -18,14 +18,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import cold, polling_plot, report, size
+from bench import accounts, cold, polling_plot, report, size
 from bench.children import run_child
 from bench.env import PROVIDERS, ROOT, BenchEnv
 from bench.runtime_venv import runtime_env, runtime_python
 from bench.stats import summary
 
 RESULTS = ROOT / "bench" / "results"
-PARTS = ("warm", "cold", "memory", "size", "polling")
+PARTS = ("warm", "cold", "memory", "size", "polling", "accounts")
 
 
 def settings(quick: bool) -> dict[str, int]:
@@ -39,6 +39,9 @@ def settings(quick: bool) -> dict[str, int]:
             "polling_runs": 5,
             "plot_runs": 3,
             "plot_points": 40,
+            "accounts": 100,
+            "account_calls": 300,
+            "account_mark": 150,
         }
     return {
         "warm_calls": 1000,
@@ -49,6 +52,9 @@ def settings(quick: bool) -> dict[str, int]:
         "polling_runs": 200,
         "plot_runs": 20,
         "plot_points": 240,
+        "accounts": 1000,
+        "account_calls": 20000,
+        "account_mark": 2000,
     }
 
 
@@ -148,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "settings": conf,
     }
     sections: list[str] = []
-    if {"warm", "cold", "memory"} & set(parts):
+    if {"warm", "cold", "memory", "accounts"} & set(parts):
         with BenchEnv() as env:
             if "warm" in parts:
                 out["warm"] = measure_warm(env, conf["warm_calls"], conf["warmup"])
@@ -159,6 +165,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if "memory" in parts:
                 out["memory"] = measure_memory(env, conf["memory_calls"], conf["memory_mark"])
                 sections.append(report.format_memory(out["memory"]))
+            if "accounts" in parts:
+                out["accounts"] = accounts.measure(
+                    env, conf["accounts"], conf["account_calls"], conf["account_mark"]
+                )
+                sections.append(accounts.format_accounts(out["accounts"]))
     if "size" in parts:
         out["size"] = size.measure()
         sections.append(report.format_size(out["size"]))

@@ -9,6 +9,7 @@ from bench.warm import GR4VY_SDK, REQUESTS
 WARM_MEDIAN_BAR, WARM_P99_BAR, SDK_BAR = 1.3, 1.5, 2.0
 COLD_BAR = 1.25
 PEAK_RSS_BAR_MIB, GROWTH_BAR_MIB = 100.0, 2.0
+ACCOUNTS_PEAK_RSS_BAR_MIB = 120.0
 
 
 def verdict(ok: bool) -> str:
@@ -156,6 +157,28 @@ def all_bars(report: dict[str, Any]) -> list[tuple[str, float, str, bool]]:
                 row["growth_mib"] < GROWTH_BAR_MIB,
             )
         )
+    if "accounts" in report:
+        row, count = report["accounts"]["ours"], report["accounts"]["accounts"]
+        bars += [
+            (
+                f"accounts: Secrets Manager reads for {count} accounts",
+                row["secret_reads"],
+                f"<= {count}",
+                row["secret_reads"] <= count,
+            ),
+            (
+                "accounts: peak RSS MiB",
+                row["peak_rss_mib"],
+                f"<= {ACCOUNTS_PEAK_RSS_BAR_MIB:.0f}",
+                row["peak_rss_mib"] <= ACCOUNTS_PEAK_RSS_BAR_MIB,
+            ),
+            (
+                "accounts: RSS growth MiB",
+                row["growth_mib"],
+                f"< {GROWTH_BAR_MIB:.0f}",
+                row["growth_mib"] < GROWTH_BAR_MIB,
+            ),
+        ]
     return bars
 
 

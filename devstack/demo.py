@@ -4,7 +4,9 @@ Starts the local stack, gives each provider's sandbox four refunds with scripted
 that succeeds after a few checks, one that fails, one that fails late after succeeding, one
 that does not exist), reads each through the API, starts a watch on each and waits for the
 poller (waits shortened through the watch's schedule overrides, not by editing the ASL),
-asks for a refresh of the late failure, and prints what was observed and stored.
+asks for a refresh of the late failure, and prints what was observed and stored. Two
+merchant accounts at each provider hold one same refund id, one succeeding and one failing:
+their answers and records stay apart.
 Exits 1 if anything did not come out as scripted.
 """
 
@@ -17,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from devstack.stack import PROVIDERS, LocalStack, StackPorts
+from devstack.stack import ACCOUNTS, PROVIDERS, LocalStack, StackPorts
 
 # The overrides of contract section 5: checks about a second apart, a short budget.
 FAST_WATCH = {"first_check_seconds": 1, "max_interval_seconds": 1, "budget_seconds": 40}
@@ -77,8 +79,15 @@ class Row:
     provider: str
     scenario: Scenario
     refund_id: str
+    account: str = "default"
     first_answer: str = ""
     record: dict[str, Any] | None = None
+
+    @property
+    def path(self) -> str:
+        """The refund's route: `/refunds/...`, or its account's."""
+        route = f"/refunds/{self.provider}/{self.refund_id}"
+        return route if self.account == "default" else f"/accounts/{self.account}{route}"
 
     @property
     def ok(self) -> bool:
@@ -87,6 +96,7 @@ class Row:
             record.get("status") == self.scenario.expected_status
             and record.get("polling_state") == self.scenario.expected_state
             and bool(record.get("late_failure")) == self.scenario.late_failure
+            and record.get("account") == self.account
         )
 
 
@@ -94,7 +104,7 @@ def run_demo(stack: LocalStack, out: Any = sys.stdout) -> bool:
     rows = _create_refunds(stack)
     with httpx.Client(base_url=stack.url, timeout=30) as api:
         for row in rows:
-            answer = api.get(f"/refunds/{row.provider}/{row.refund_id}")
+            answer = api.get(row.path)
             body = answer.json()
             row.first_answer = (
                 f"{answer.status_code} {body['status']} ({body['provider_status']})"
@@ -102,13 +112,13 @@ def run_demo(stack: LocalStack, out: Any = sys.stdout) -> bool:
                 else f"{answer.status_code} {body['error']['code']}"
             )
         for row in rows:
-            api.post(f"/refunds/{row.provider}/{row.refund_id}/watch", json=FAST_WATCH)
+            api.post(f"{row.path}/watch", json=FAST_WATCH)
         _wait_until_settled(api, rows)
         # The late failures settled at `succeeded`; a refresh poll sees them fail.
         late = [row for row in rows if row.scenario.late_failure]
         for row in late:
             api.post(
-                f"/refunds/{row.provider}/{row.refund_id}/watch",
+                f"{row.path}/watch",
                 params={"refresh": "true"},
                 json=FAST_WATCH,
             )
@@ -130,6 +140,15 @@ def _create_refunds(stack: LocalStack) -> list[Row]:
                     amount=1450, currency=currency, life=scenario.life[provider]
                 )
             rows.append(Row(provider, scenario, refund_id))
+    # One refund id at both accounts of each provider: the first succeeds, the second fails.
+    for provider in PROVIDERS:
+        refund_id = f"demo-shared-{provider}"
+        for account, scenario in zip(ACCOUNTS, SCENARIOS[:2], strict=True):
+            life = (scenario.life or {})[provider]
+            stack.account_sandboxes[provider, account].create_refund(
+                amount=990, life=life, refund_id=refund_id
+            )
+            rows.append(Row(provider, scenario, refund_id, account))
     return rows
 
 
@@ -140,7 +159,7 @@ def _wait_until_settled(api: httpx.Client, rows: list[Row]) -> None:
         time.sleep(0.5)
         still = []
         for row in pending:
-            answer = api.get(f"/refunds/{row.provider}/{row.refund_id}/watch")
+            answer = api.get(f"{row.path}/watch")
             row.record = answer.json() if answer.status_code == 200 else None
             if row.record is None or row.record.get("polling_state") == "polling":
                 still.append(row)
@@ -149,8 +168,8 @@ def _wait_until_settled(api: httpx.Client, rows: list[Row]) -> None:
 
 def _print_table(rows: list[Row], out: Any) -> None:
     header = (
-        f"{'provider':13} {'scenario':11} {'refund id':38} {'GET now':30} {'stored':10} "
-        f"{'polling':10} {'checks':>6}  {'late':5} history"
+        f"{'provider':13} {'account':8} {'scenario':11} {'refund id':38} {'GET now':30} "
+        f"{'stored':10} {'polling':10} {'checks':>6}  {'late':5} history"
     )
     out.write(header + "\n" + "-" * len(header) + "\n")
     for row in rows:
@@ -159,7 +178,7 @@ def _print_table(rows: list[Row], out: Any) -> None:
         late = "yes" if record.get("late_failure") else "no"
         mark = "" if row.ok else "   << not as scripted"
         out.write(
-            f"{row.provider:13} {row.scenario.name:11} {row.refund_id[:38]:38} "
+            f"{row.provider:13} {row.account:8} {row.scenario.name:11} {row.refund_id[:38]:38} "
             f"{row.first_answer:30} {record.get('status') or '-':10} "
             f"{record.get('polling_state') or '-':10} {record.get('checks', 0):>6}  {late:5} "
             f"{history}{mark}\n"

@@ -9,6 +9,7 @@ Step Functions, and each provider function's secret points at that provider's sa
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,11 @@ DEFAULT_SANDBOX_PORT = 8101  # convergegate, then +1 per provider
 # The local stack lowers the floors of a caller's schedule overrides (10 s and 60 s deployed),
 # so the demo and a developer's curl can poll a refund every second.
 FAST_POLL_FLOORS = {"PollMinFirstCheckSeconds": 1, "PollMinIntervalSeconds": 1}
+# Two merchant accounts at each provider (contract section 6), each a sandbox of its own with
+# its own credentials, added the way a user adds one: `refund-accounts add`'s own code.
+ACCOUNTS = ("store-a", "store-b")
+# One refund id both accounts hold, each with its own status (`make up` seeds it).
+SHARED_REFUND_ID = "order-1001-refund"
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,8 @@ class LocalStack:
     # workers cannot resolve that name, so in this mode call the functions with `sam local`.
     docker_host: str | None = None
     sandboxes: dict[str, Sandbox] = field(default_factory=dict)
+    # (provider, account) → that account's own sandbox.
+    account_sandboxes: dict[tuple[str, str], Sandbox] = field(default_factory=dict)
     aws: LocalAws | None = None
     gateway: LocalApiGateway | None = None
 
@@ -78,6 +86,15 @@ class LocalStack:
                 self.sandboxes[provider] = start_sandbox(provider, port=port, host=listen)
             except OSError:
                 raise OSError(f"port {port} is already in use (the {provider} sandbox)") from None
+        for index, (provider, account) in enumerate(
+            (provider, account) for account in ACCOUNTS for provider in PROVIDERS
+        ):
+            port = self.ports.sandbox_port(len(PROVIDERS) + index)
+            try:
+                sandbox = start_sandbox(provider, port=port, host=listen)
+            except OSError:
+                raise OSError(f"port {port} is already in use ({provider} {account})") from None
+            self.account_sandboxes[provider, account] = sandbox
         # moto logs every Fail state at ERROR; here they are expected outcomes (not found…).
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         # Quiet (the demo): a late failure's warning is one of the scripted outcomes.
@@ -93,6 +110,7 @@ class LocalStack:
         for provider, function in self.provider_functions().items():
             secret_id = function.environment["PROVIDER_SECRET_ID"]
             self.aws.put_secret(secret_id, self.secret_for(provider))
+            self._add_accounts(provider, function)
         api = self.aws.template.api
         if api is None:
             raise RuntimeError(f"{self.template_path.name} declares no API")
@@ -111,18 +129,36 @@ class LocalStack:
             with contextlib.suppress(Exception):
                 self.aws.stop()
             self.aws = None
-        for sandbox in self.sandboxes.values():
+        for sandbox in [*self.sandboxes.values(), *self.account_sandboxes.values()]:
             sandbox.stop()
         self.sandboxes.clear()
+        self.account_sandboxes.clear()
 
     def _running_aws(self) -> LocalAws:
         if self.aws is None:
             raise RuntimeError("the local stack is not running")
         return self.aws
 
-    def secret_for(self, provider: str) -> dict[str, str]:
-        """The provider's secret, pointing at its sandbox as the functions will reach it."""
-        sandbox = self.sandboxes[provider]
+    def _add_accounts(self, provider: str, function: Function) -> None:
+        """Each demo account's secret, where the function's ACCOUNT_SECRET_PREFIX says."""
+        from refund_core.account_admin import AccountSecret, add_account
+
+        secrets = self._running_aws().client("secretsmanager")
+        prefix = function.environment["ACCOUNT_SECRET_PREFIX"].removesuffix(f"/{provider}/")
+        for account in ACCOUNTS:
+            secret = json.dumps(self.secret_for(provider, account))
+            add_account(
+                secrets, AccountSecret(provider, account, prefix), secret, allow_insecure_url=True
+            )
+
+    def secret_for(self, provider: str, account: str | None = None) -> dict[str, str]:
+        """The secret of the provider's default account (or `account`), pointing at its
+        sandbox as the functions will reach it."""
+        sandbox = (
+            self.sandboxes[provider]
+            if account is None
+            else self.account_sandboxes[provider, account]
+        )
         secret = dict(sandbox.credentials)
         if self.docker_host:
             secret["base_url"] = f"http://{self.docker_host}:{sandbox.port}"
@@ -159,6 +195,13 @@ class LocalStack:
                 name: sandbox.create_refund(amount=1450, currency=currency, life=life)
                 for name, life in by_name.items()
             }
+            # The same id at both accounts: store-a's succeeds after 60 s, store-b's failed.
+            for account, life in zip(
+                ACCOUNTS, (by_name["pending"], by_name["failed"]), strict=True
+            ):
+                self.account_sandboxes[provider, account].create_refund(
+                    amount=990, currency=currency, life=life, refund_id=SHARED_REFUND_ID
+                )
         return seeded
 
     def banner(self, seeded: dict[str, dict[str, str]]) -> str:
@@ -179,6 +222,15 @@ class LocalStack:
             f"    curl -s -X POST {self.url}/refunds/gr4vy/{example}/watch",
             f"    curl -s {self.url}/refunds/gr4vy/{example}/watch",
             f"    curl -s {self.url}/refunds/surecart/no-such-refund",
+            f"  accounts {' and '.join(ACCOUNTS)} at each provider (secrets "
+            f"refund-status/<provider>/<account>), both holding refund {SHARED_REFUND_ID}:",
+            *(
+                f"    curl -s {self.url}/accounts/{account}/refunds/gr4vy/{SHARED_REFUND_ID}"
+                for account in ACCOUNTS
+            ),
+            f"    curl -s {self.url}/accounts/store-z/refunds/gr4vy/{SHARED_REFUND_ID}"
+            "   # 404 account_not_found",
+            f"    AWS_ENDPOINT_URL={aws.endpoint_url} .venv/bin/refund-accounts list gr4vy",
             "  Ctrl-C stops everything.",
         ]
         return "\n".join(lines)

@@ -28,13 +28,15 @@ def _fresh_caches() -> Iterator[None]:
     """Each test starts like a new execution environment: no cached secret or settings."""
     from aws_lambda_powertools.utilities import parameters
 
-    from refund_core import clients
+    from refund_core import clients, watch
     from refund_core.settings import provider_function_settings
 
     parameters.clear_caches()
     clients.clear_caches()
     provider_function_settings.cache_clear()
+    watch.shared_accounts.cache_clear()
     yield
     parameters.clear_caches()
     clients.clear_caches()
     provider_function_settings.cache_clear()
+    watch.shared_accounts.cache_clear()

@@ -25,6 +25,7 @@ from refund_core.clients import ProviderClients
 from refund_core.handler import build_lambda_handler
 from refund_core.model import Refund, RefundStatus
 from refund_core.poller.records import RefundRecords, record_key
+from refund_core.watch import AccountDirectory, Poller, build_watch_handler
 from tests.helpers import (
     SURECART_API_TOKEN,
     FakeLambdaContext,
@@ -418,3 +419,103 @@ def test_each_function_reads_its_own_providers_accounts_only(function: str, prov
         assert not readable(f"refund-status/{other}")
     assert not readable("refund-status/other-app/secret")
     assert not readable(f"refund-status/{provider}-evil/store-42")
+
+
+# --- the watch routes ------------------------------------------------------------------------
+
+WAIT_ASL = '{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": true}}}'
+
+
+@dataclass
+class Watch:
+    handler: Any
+    secrets: Any
+    records: RefundRecords
+    sfn: Any
+    machine: str
+
+    def call(
+        self, method: str, account: str, refund_id: str = "re_1"
+    ) -> tuple[int, dict[str, Any]]:
+        path = f"/accounts/{account}/refunds/surecart/{refund_id}/watch"
+        event = load_event(PROVIDER, "get_refund") | {
+            "httpMethod": method,
+            "resource": "/accounts/{account}/refunds/{provider}/{refund_id}/watch",
+            "path": path,
+            "pathParameters": {"account": account, "provider": PROVIDER, "refund_id": refund_id},
+            "queryStringParameters": None,
+            "body": None,
+        }
+        result = self.handler(event, FakeLambdaContext())
+        return result["statusCode"], json.loads(result["body"])
+
+    def executions(self) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = self.sfn.list_executions(stateMachineArn=self.machine)[
+            "executions"
+        ]
+        return listed
+
+
+@pytest.fixture
+def watch() -> Iterator[Watch]:
+    with mock_aws():
+        secrets = boto3.client("secretsmanager", region_name="us-east-1")
+        for account in ("store-a", "store-b"):
+            secrets.create_secret(Name=PREFIX + account, SecretString="{}")
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        records = RefundRecords(dynamodb, create_records_table(dynamodb))
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        machine = sfn.create_state_machine(
+            name="poller", definition=WAIT_ASL, roleArn="arn:aws:iam::123456789012:role/p"
+        )["stateMachineArn"]
+        handler = build_watch_handler(
+            records=lambda: records,
+            poller=lambda: Poller(sfn, machine),
+            accounts=lambda: AccountDirectory(secrets, "refund-status"),
+        )
+        yield Watch(handler, secrets, records, sfn, machine)
+
+
+def test_two_accounts_watch_one_refund_id_apart(watch: Watch) -> None:
+    started = {account: watch.call("POST", account) for account in ("store-a", "store-b")}
+    assert {a: s for a, (s, _) in started.items()} == {"store-a": 202, "store-b": 202}
+    names = sorted(e["name"] for e in watch.executions())
+    assert names == ["surecart_astore-a_r0-re_1", "surecart_astore-b_r0-re_1"]
+    for execution in watch.executions():
+        described = watch.sfn.describe_execution(executionArn=execution["executionArn"])
+        given = json.loads(described["input"])
+        assert given["account"] in execution["name"]
+        assert (given["provider"], given["refund_id"]) == (PROVIDER, "re_1")
+    for account in ("store-a", "store-b"):
+        status, record = watch.call("GET", account)
+        assert (status, record["account"], record["polling_state"]) == (200, account, "polling")
+    assert watch.records.get(PROVIDER, "re_1") is None  # the default account has none
+
+
+def test_a_watch_for_an_account_without_a_secret_is_404_and_starts_nothing(
+    watch: Watch,
+) -> None:
+    status, body = watch.call("POST", "store-z")
+    assert (status, body["error"]["code"], body["error"]["account"]) == (
+        404, "account_not_found", "store-z",
+    )  # fmt: skip
+    assert watch.executions() == []
+    assert watch.records.get(PROVIDER, "re_1", account="store-z") is None
+
+
+def test_a_watch_for_a_removed_account_is_404(watch: Watch) -> None:
+    watch.secrets.delete_secret(SecretId=PREFIX + "store-b", RecoveryWindowInDays=7)
+    status, body = watch.call("POST", "store-b")
+    assert (status, body["error"]["code"]) == (404, "account_not_found")
+    assert watch.executions() == []
+
+
+def test_a_watch_for_an_invalid_account_is_400_before_any_aws_call(watch: Watch) -> None:
+    calls: list[str] = []
+    for client in (watch.secrets, watch.sfn):
+        client.meta.events.register("before-call", lambda event_name, **_: calls.append(event_name))
+    status, body = watch.call("POST", "Store_A")
+    assert (status, body["error"]["code"], body["error"]["account"]) == (
+        400, "invalid_account_id", None,
+    )  # fmt: skip
+    assert calls == []

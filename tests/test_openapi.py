@@ -32,7 +32,7 @@ from refund_core.model import Refund
 from refund_core.poller.check import shared_records
 from refund_core.poller.records import RefundRecords
 from refund_core.settings import provider_function_settings
-from refund_core.watch import Poller, build_watch_handler
+from refund_core.watch import AccountDirectory, Poller, build_watch_handler
 from tests.helpers import FakeLambdaContext, create_records_table, load_event
 
 ROOT = Path(__file__).parent.parent
@@ -318,14 +318,14 @@ class ProviderFunction:
     def __init__(self, sandbox: Sandbox, secrets_manager: Any, mp: pytest.MonkeyPatch) -> None:
         self.sandbox = sandbox
         self.provider = sandbox.name
-        self._secrets = secrets_manager
+        self.secrets = secrets_manager
         self._mp = mp
         self.deploy(sandbox.credentials)
 
     def deploy(self, secret: dict[str, Any]) -> None:
-        count = len(self._secrets.list_secrets()["SecretList"])
+        count = len(self.secrets.list_secrets()["SecretList"])
         name = f"refund-status/{self.provider}-default-{count}"
-        self._secrets.create_secret(Name=name, SecretString=json.dumps(secret))
+        self.secrets.create_secret(Name=name, SecretString=json.dumps(secret))
         self._secret_id = name
         self._use_my_secret()
         module = importlib.reload(importlib.import_module(f"functions.{self.provider}.app"))
@@ -344,7 +344,7 @@ class ProviderFunction:
 
     def add_account(self, account: str, secret: dict[str, Any]) -> None:
         name = self.account_prefix + account
-        self._secrets.create_secret(Name=name, SecretString=json.dumps(secret))
+        self.secrets.create_secret(Name=name, SecretString=json.dumps(secret))
 
     def call(self, refund_id: str, method: str = "GET", *, account: str | None = None) -> Observed:
         """Through `/refunds/...`, or `/accounts/{account}/refunds/...` when `account` is set."""
@@ -441,8 +441,11 @@ def watch_answers(
     account: str | None = None,
 ) -> dict[str, Observed]:
     """The watch function's answers (on `account`'s route when set), its records written from
-    real provider answers."""
-    handler = build_watch_handler(records=lambda: records, poller=lambda: poller)
+    real provider answers; the accounts are the provider functions' secrets."""
+    directory = AccountDirectory(functions["surecart"].secrets, "refund-status")
+    handler = build_watch_handler(
+        records=lambda: records, poller=lambda: poller, accounts=lambda: directory
+    )
     watch = WatchFunction(handler, account)
     surecart = functions["surecart"]
     refund_id = surecart.sandbox.create_refund(amount=2500, life=["pending", "succeeded"])
@@ -493,6 +496,9 @@ def watch_answers(
         )
         answers["post_invalid_account_id"] = WatchFunction(handler, "Store_42").call(
             "POST", "gr4vy", "re_1"
+        )
+        answers["post_account_not_found"] = WatchFunction(handler, MISSING_ACCOUNT).call(
+            "POST", "surecart", "re_1"
         )
     return answers
 
@@ -593,6 +599,7 @@ ACCOUNT_CASES: dict[str, tuple[int, str | None]] = {
 ACCOUNT_WATCH_CASES: dict[str, tuple[int, str | None]] = {
     "invalid_account_id": (400, "invalid_account_id"),
     "post_invalid_account_id": (400, "invalid_account_id"),
+    "post_account_not_found": (404, "account_not_found"),
 }
 CASES = {
     **{f"{p}-{case}": expected for p in PROVIDERS for case, expected in PROVIDER_CASES.items()},

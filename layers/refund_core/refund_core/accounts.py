@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from refund_core.errors import InvalidAccountId
+from refund_core.errors import AccountNotFound, InvalidAccountId
 
 # The account of every route without `/accounts/{account}` and of every record written before
 # accounts existed: the secret named by PROVIDER_SECRET_ID.
@@ -35,3 +35,13 @@ def account_secret_id(account: str, *, default_secret_id: str, prefix: str | Non
     if account == DEFAULT_ACCOUNT:
         return default_secret_id
     return None if not prefix else f"{prefix}{account}"
+
+
+def account_not_found(account: str, *, provider: str) -> AccountNotFound:
+    """The 404 of an account without a secret. It names the account asked for and nothing
+    else: not the secret's name, nor whether any other account exists."""
+    return AccountNotFound(
+        f"no account {account!r} at this provider: write its secret to add it",
+        provider=provider,
+        account=account,
+    )

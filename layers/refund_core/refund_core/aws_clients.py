@@ -7,7 +7,7 @@ from typing import Any, Literal
 from refund_core.errors import ConfigurationError
 
 
-def aws_client(service: Literal["dynamodb", "stepfunctions"]) -> Any:
+def aws_client(service: Literal["dynamodb", "stepfunctions", "secretsmanager"]) -> Any:
     """boto3's default client for `service`, from the function's environment.
 
     A client that cannot be built (no region, a malformed endpoint) is the deployment's fault:

@@ -13,9 +13,8 @@ from typing import Any
 
 import httpx
 
-from refund_core.accounts import DEFAULT_ACCOUNT, account_secret_id
+from refund_core.accounts import DEFAULT_ACCOUNT, account_not_found, account_secret_id
 from refund_core.errors import (
-    AccountNotFound,
     ConfigurationError,
     ProviderAuthFailed,
     RefundServiceError,
@@ -171,10 +170,7 @@ class ProviderClients:
             if account == DEFAULT_ACCOUNT:
                 raise  # the deployment's own secret: a 500 configuration_error
             # Not the secret's name, nor any other account's: only that this one has none.
-            raise AccountNotFound(
-                f"no account {account!r} at this provider: write its secret to add it",
-                provider=self.provider,
-            ) from None
+            raise account_not_found(account, provider=self.provider) from None
 
     def _build(
         self, text: str, account: str, settings: ProviderFunctionSettings

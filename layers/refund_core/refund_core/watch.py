@@ -28,7 +28,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ConfigDict, ValidationError
 
-from refund_core.accounts import DEFAULT_ACCOUNT
+from refund_core.accounts import DEFAULT_ACCOUNT, account_not_found
 from refund_core.aws_clients import aws_client
 from refund_core.errors import (
     ConfigurationError,
@@ -53,10 +53,13 @@ from refund_core.settings import required_env
 from refund_core.tracing import traced
 
 if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_stepfunctions.client import SFNClient
 
 LambdaHandler = Callable[[Mapping[str, Any], LambdaContext], dict[str, Any]]
 POLLER_ARN_ENV = "POLLER_STATE_MACHINE_ARN"
+# The template's AccountSecretPrefix: account A at provider P is the secret `{root}/P/A`.
+ACCOUNT_SECRET_ROOT_ENV = "ACCOUNT_SECRET_ROOT"  # noqa: S105 - a variable name
 # The floors of a POST body's overrides (template parameters PollMin…; unset: no floor).
 FIRST_CHECK_FLOOR_ENV = "POLL_MIN_FIRST_CHECK_SECONDS"
 MAX_INTERVAL_FLOOR_ENV = "POLL_MIN_INTERVAL_SECONDS"
@@ -152,6 +155,30 @@ def shared_poller() -> Poller:
     return Poller(aws_client("stepfunctions"), required_env(POLLER_ARN_ENV))
 
 
+class AccountDirectory:
+    """Whether an account exists: its secret does (DescribeSecret, metadata only: the watch
+    function never reads a credential)."""
+
+    def __init__(self, client: SecretsManagerClient, root: str) -> None:
+        self._client = client
+        self._root = root
+
+    def exists(self, provider: str, account: str) -> bool:
+        try:
+            described = self._client.describe_secret(SecretId=f"{self._root}/{provider}/{account}")
+        except self._client.exceptions.ResourceNotFoundException:
+            return False
+        return "DeletedDate" not in described  # scheduled for deletion: removed
+
+
+@cache
+def shared_accounts() -> AccountDirectory | None:
+    """The deployment's accounts, or None when ACCOUNT_SECRET_ROOT is unset (the poller's
+    first check then tells a missing account, as `account_not_found` in the record)."""
+    root = os.environ.get(ACCOUNT_SECRET_ROOT_ENV, "")
+    return AccountDirectory(aws_client("secretsmanager"), root) if root else None
+
+
 def prepare_first_call() -> None:
     """Build at import the DynamoDB and Step Functions clients every watch call needs
     (why INIT and not the first call: `refund_core.handler.prepare_first_call`).
@@ -170,13 +197,16 @@ def build_watch_handler(
     *,
     records: Callable[[], RefundRecords] = shared_records,
     poller: Callable[[], Poller] = shared_poller,
+    accounts: Callable[[], AccountDirectory | None] = shared_accounts,
 ) -> LambdaHandler:
     """The decorated `lambda_handler` of the watch function."""
     logger = Logger()
     metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RefundStatus"))
     if records is shared_records and poller is shared_poller:
         prepare_first_call()
-    app = build_watch_api(records=records, poller=poller, logger=logger, metrics=metrics)
+    app = build_watch_api(
+        records=records, poller=poller, accounts=accounts, logger=logger, metrics=metrics
+    )
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     @traced
@@ -197,6 +227,7 @@ def build_watch_api(
     *,
     records: Callable[[], RefundRecords],
     poller: Callable[[], Poller],
+    accounts: Callable[[], AccountDirectory | None],
     logger: Logger,
     metrics: Metrics,
 ) -> APIGatewayRestResolver:
@@ -236,6 +267,10 @@ def build_watch_api(
             raise InvalidRequest("invalid watch body: not base64 of UTF-8 text") from None
         overrides = _overrides(body)
         refresh = (app.current_event.query_string_parameters or {}).get("refresh") == "true"
+        directory = accounts() if account != DEFAULT_ACCOUNT else None
+        if directory is not None and not directory.exists(provider, account):
+            # Not a poll that can only fail: a 404 now, nothing started.
+            raise account_not_found(account, provider=provider)
         store = records()
         record = store.get(provider, refund_id, account=account)
         state = (
