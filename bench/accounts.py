@@ -26,19 +26,10 @@ def account_id(index: int) -> str:
 
 
 def measure(env: Any, accounts: int, calls: int, mark: int) -> dict[str, Any]:
-    import boto3
-
     from bench.children import run_child
-    from bench.env import REGION
     from bench.runtime_venv import runtime_env, runtime_python
 
-    secrets = boto3.client(
-        "secretsmanager",
-        endpoint_url=env.endpoint_url,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
-    )
+    secrets = env.secrets_client()
     target = env.targets[PROVIDER]
     for index in range(accounts):
         name = PREFIX + account_id(index)

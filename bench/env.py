@@ -100,13 +100,7 @@ class BenchEnv:
         host, port = moto.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
         aws_env = fake_aws_env(self.endpoint_url)
-        secrets = boto3.client(
-            "secretsmanager",
-            endpoint_url=self.endpoint_url,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
-        )
+        secrets = self.secrets_client()
         for provider in PROVIDERS:
             sandbox = self._stack.enter_context(start_sandbox(provider))
             self.sandboxes[provider] = sandbox
@@ -135,6 +129,16 @@ class BenchEnv:
         # moto builds its Secrets Manager backend on the first request: pay that here, not in
         # the first child's cold start.
         secrets.get_secret_value(SecretId=self.targets[PROVIDERS[0]].env["PROVIDER_SECRET_ID"])
+
+    def secrets_client(self) -> Any:
+        """boto3's Secrets Manager client on the bench's moto."""
+        return boto3.client(
+            "secretsmanager",
+            endpoint_url=self.endpoint_url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
+        )
 
     def child_env(self, provider: str, **extra: str) -> dict[str, str]:
         """os.environ for a child measuring `provider`, minus anything pointing at real AWS."""

@@ -197,16 +197,24 @@ def run_check(
     arn = event.execution_arn
     age = (now() - event.execution_started_at).total_seconds()
 
-    calls = records.begin_check(provider, refund_id, execution_arn=arn, account=account)
-    if age >= watch.budget_seconds or calls > watch.max_checks:
-        records.mark_polling_state(
+    def count_failed_check(error: RefundServiceError) -> None:
+        records.count_check(
             provider,
             refund_id,
-            PollingState.TIMED_OUT,
-            at=now(),
+            checked_at=now(),
+            error_code=error.code,
             execution_arn=arn,
             account=account,
         )
+
+    def end_poll(state: PollingState) -> None:
+        records.mark_polling_state(
+            provider, refund_id, state, at=now(), execution_arn=arn, account=account
+        )
+
+    calls = records.begin_check(provider, refund_id, execution_arn=arn, account=account)
+    if age >= watch.budget_seconds or calls > watch.max_checks:
+        end_poll(PollingState.TIMED_OUT)
         raise RefundPollingTimedOut(
             f"gave up after {calls - 1} checks and {age:.0f} s without a final status",
             provider=provider,
@@ -217,55 +225,20 @@ def run_check(
             refund_id, account=account, time_left_seconds=time_left_seconds
         )
     except RefundNotFound as error:
-        records.count_check(
-            provider,
-            refund_id,
-            checked_at=now(),
-            error_code=error.code,
-            execution_arn=arn,
-            account=account,
-        )
+        count_failed_check(error)
         if age < watch.not_found_grace_seconds:
             # A new refund can be invisible for a moment: look again soon, then give up.
             wait = min(watch.first_check_seconds, watch.not_found_grace_seconds - age)
             wait = wait_within_budget(wait, age, watch)
             raise pending_error(wait, "not visible at the provider yet") from None
-        records.mark_polling_state(
-            provider,
-            refund_id,
-            PollingState.NOT_FOUND,
-            at=now(),
-            execution_arn=arn,
-            account=account,
-        )
+        end_poll(PollingState.NOT_FOUND)
         raise
     except ProviderAuthFailed as error:
-        records.count_check(
-            provider,
-            refund_id,
-            checked_at=now(),
-            error_code=error.code,
-            execution_arn=arn,
-            account=account,
-        )
-        records.mark_polling_state(
-            provider,
-            refund_id,
-            PollingState.AUTH_FAILED,
-            at=now(),
-            execution_arn=arn,
-            account=account,
-        )
+        count_failed_check(error)
+        end_poll(PollingState.AUTH_FAILED)
         raise
     except ProviderError as error:
-        records.count_check(
-            provider,
-            refund_id,
-            checked_at=now(),
-            error_code=error.code,
-            execution_arn=arn,
-            account=account,
-        )
+        count_failed_check(error)
         raise
     except Exception as error:
         _mark_failed(
