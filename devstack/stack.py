@@ -225,7 +225,8 @@ class LocalStack:
             f"  accounts {' and '.join(ACCOUNTS)} at each provider (secrets "
             f"refund-status/<provider>/<account>), both holding refund {SHARED_REFUND_ID}:",
             *(
-                f"    curl -s {self.url}/accounts/{account}/refunds/gr4vy/{SHARED_REFUND_ID}"
+                f"    curl -s {self.url}/accounts/{account}/refunds/{provider}/{SHARED_REFUND_ID}"
+                for provider in PROVIDERS
                 for account in ACCOUNTS
             ),
             f"    curl -s {self.url}/accounts/store-z/refunds/gr4vy/{SHARED_REFUND_ID}"

@@ -50,6 +50,15 @@ def test_up_serves_the_api_and_stops_on_ctrl_c() -> None:
         answer = httpx.get(f"{url[1]}/refunds/gr4vy/{refund[1]}", timeout=30)
         assert answer.status_code == 200
         assert answer.json()["status"] == "pending"
+        # A curl for each seeded account at each provider, each answering its own refund.
+        account_urls = re.findall(
+            rf"curl -s ({re.escape(url[1])}/accounts/(store-[ab])/\S+)", banner
+        )
+        assert len(account_urls) == 8, banner
+        for account_url, account in account_urls:
+            body = httpx.get(account_url, timeout=30).json()
+            assert body["account"] == account, body
+            assert body["status"] == ("pending" if account == "store-a" else "failed"), body
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
