@@ -222,6 +222,7 @@ class LocalStack:
             f"    curl -s -X POST {self.url}/refunds/gr4vy/{example}/watch",
             f"    curl -s {self.url}/refunds/gr4vy/{example}/watch",
             f"    curl -s {self.url}/refunds/surecart/no-such-refund",
+            f"    curl -s '{self.url}/refunds?status=pending&limit=5'",
             f"  accounts {' and '.join(ACCOUNTS)} at each provider (secrets "
             f"refund-status/<provider>/<account>), both holding refund {SHARED_REFUND_ID}:",
             *(

@@ -43,6 +43,8 @@ PROVIDERS = ("convergegate", "surecart", "gr4vy", "shoplazza")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 WATCH_PATH = "/refunds/{provider}/{refund_id}/watch"
 ACCOUNT_WATCH_PATH = "/accounts/{account}/refunds/{provider}/{refund_id}/watch"
+LIST_PATH = "/refunds"
+ACCOUNT_LIST_PATH = "/accounts/{account}/refunds"
 # The account the account-route answers are for (contract section 6), and one whose secret
 # exists but is not the provider's JSON.
 ACCOUNT = "store-42"
@@ -433,6 +435,22 @@ class WatchFunction:
         event |= {"resource": resource, "queryStringParameters": query, "body": body}
         return _answer(self._handler(event, FakeLambdaContext()), resource, method)
 
+    def list_call(self, query: dict[str, str] | None = None, method: str = "GET") -> Observed:
+        """`GET /refunds` (or the account's listing)."""
+        account = self._account
+        resource = LIST_PATH if account is None else ACCOUNT_LIST_PATH
+        parameters_ = None if account is None else {"account": account}
+        path = "/refunds" if account is None else f"/accounts/{account}/refunds"
+        event = _event("surecart", method, path, parameters_ or {})
+        event |= {
+            "resource": resource,
+            "pathParameters": parameters_,
+            "queryStringParameters": query,
+            "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
+            "body": None,
+        }
+        return _answer(self._handler(event, FakeLambdaContext()), resource, method)
+
 
 def watch_answers(
     functions: dict[str, ProviderFunction],
@@ -490,6 +508,10 @@ def watch_answers(
     # The records table as deployed functions find it (by env var; none set here), uncached.
     no_table = WatchFunction(build_watch_handler(records=shared_records.__wrapped__), account)
     answers["get_configuration_error"] = no_table.call("GET", "shoplazza", "re_2")
+    answers["list"] = watch.list_call({"provider": "surecart", "limit": "1"})
+    answers["list_invalid_request"] = watch.list_call({"status": "done"})
+    answers["list_method_not_allowed"] = watch.list_call(method="DELETE")
+    answers["list_configuration_error"] = no_table.list_call()
     if account is not None:
         answers["invalid_account_id"] = WatchFunction(handler, "-store").call(
             "GET", "gr4vy", "re_1"
@@ -500,6 +522,7 @@ def watch_answers(
         answers["post_account_not_found"] = WatchFunction(handler, MISSING_ACCOUNT).call(
             "POST", "surecart", "re_1"
         )
+        answers["list_invalid_account_id"] = WatchFunction(handler, "-store").list_call()
     return answers
 
 
@@ -590,6 +613,10 @@ WATCH_CASES: dict[str, tuple[int, str | None]] = {
     "method_not_allowed": (405, "method_not_allowed"),
     "configuration_error": (500, "configuration_error"),
     "get_configuration_error": (500, "configuration_error"),
+    "list": (200, None),
+    "list_invalid_request": (400, "invalid_request"),
+    "list_method_not_allowed": (405, "method_not_allowed"),
+    "list_configuration_error": (500, "configuration_error"),
 }
 # What only the account routes answer (contract section 6).
 ACCOUNT_CASES: dict[str, tuple[int, str | None]] = {
@@ -600,6 +627,7 @@ ACCOUNT_WATCH_CASES: dict[str, tuple[int, str | None]] = {
     "invalid_account_id": (400, "invalid_account_id"),
     "post_invalid_account_id": (400, "invalid_account_id"),
     "post_account_not_found": (404, "account_not_found"),
+    "list_invalid_account_id": (400, "invalid_account_id"),
 }
 CASES = {
     **{f"{p}-{case}": expected for p in PROVIDERS for case, expected in PROVIDER_CASES.items()},

@@ -35,6 +35,10 @@ def test_the_api_answers_as_documented(case: schemathesis.Case, stack: LocalStac
         # Deployed, IAM refuses an unsigned request (403) before anything else is looked at;
         # locally nothing checks signatures, so such a case says nothing about the API.
         excluded.append(checks.negative_data_rejection)
+    if "cursor" in (case.query or {}):
+        # A cursor is valid only when the API gave it (bound to an account and filters): no
+        # schema can say which strings those are, so a generated one is refused, rightly.
+        excluded.append(checks.positive_data_acceptance)
     case.validate_response(response, excluded_checks=excluded)
 
 

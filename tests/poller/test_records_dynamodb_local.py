@@ -19,11 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from devstack.aws.template import Table
 from refund_core.model import Refund, RefundStatus
@@ -55,7 +53,6 @@ PROVIDER_WORDS = {
 }
 TERMINAL = [RefundStatus.SUCCEEDED, RefundStatus.FAILED, RefundStatus.CANCELED]
 NON_TERMINAL = [RefundStatus.PENDING, RefundStatus.UNKNOWN]
-BACKENDS = ["dynamodb-local", "moto"]
 
 
 def at(seconds: float) -> datetime:
@@ -93,30 +90,6 @@ def parse(text: str) -> datetime:
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def moto_dynamodb() -> Iterator[Any]:
-    """moto's DynamoDB for this module (each test has its own table). A client with an
-    `endpoint_url`, such as DynamoDB Local's, is not intercepted by `mock_aws`."""
-    with mock_aws():
-        yield boto3.client("dynamodb", region_name="us-east-1")
-
-
-@pytest.fixture(params=BACKENDS)
-def dynamodb(request: pytest.FixtureRequest) -> Any:
-    """A DynamoDB client: DynamoDB Local (one server per session) or moto."""
-    if request.param == "dynamodb-local":
-        return request.getfixturevalue("dynamodb_local")
-    return request.getfixturevalue("moto_dynamodb")
-
-
-@pytest.fixture
-def records(dynamodb: Any, records_table_definition: Table) -> Iterator[RefundRecords]:
-    """`RefundRecords` on a fresh `RefundRecordsTable`, dropped after the test."""
-    name = create_table(dynamodb, records_table_definition)
-    yield RefundRecords(dynamodb, name)
-    dynamodb.delete_table(TableName=name)
 
 
 class Feed:
@@ -455,7 +428,7 @@ def test_next_generation_is_conditional_on_the_current_one(feed: Feed) -> None:
 
 
 def test_note_watch_started_then_the_first_check(feed: Feed) -> None:
-    feed.records.note_watch_started(PROVIDER, REFUND_ID, execution_arn=ARN_A)
+    feed.records.note_watch_started(PROVIDER, REFUND_ID, execution_arn=ARN_A, at=T0)
     record = feed.record()
     assert (record["polling_state"], record["checks"], record["execution_arn"]) == (
         "polling",

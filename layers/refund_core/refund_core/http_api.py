@@ -164,7 +164,7 @@ def request_account(app: APIGatewayRestResolver) -> str | None:
         named = parameters["account"]
         return named if is_account_id(named) else None
     path = app.current_event.path or ""
-    return DEFAULT_ACCOUNT if path.startswith("/refunds/") else None
+    return DEFAULT_ACCOUNT if path == "/refunds" or path.startswith("/refunds/") else None
 
 
 _ACCOUNT_PREFIX = re.compile(r"/accounts/[^/]*")

@@ -4,7 +4,8 @@
 name, so two starts never run two pollers: Step Functions itself refuses a second execution of
 the same name. A settled refund answers its record and polls nothing, unless `?refresh=true`
 asks for a new poll, which moves the record to its next poll generation (a new name).
-`GET` answers the record, or 404 `watch_not_found`.
+`GET` answers the record, or 404 `watch_not_found`. The same function lists an account's
+records (`GET /refunds`, `GET /accounts/{account}/refunds`: refund_core.listing).
 """
 
 # Powertools' route and exception decorators are untyped.
@@ -45,11 +46,13 @@ from refund_core.http_api import (
     path_account,
     path_refund_id,
 )
+from refund_core.listing import list_page, parse_list_query
 from refund_core.poller.check import RECORDS_TABLE_ENV, shared_records
 from refund_core.poller.records import PollingState, RefundRecords, public_record
 from refund_core.poller.schedule import OverrideFloors, ScheduleOverrides
 from refund_core.providers.registry import PROVIDER_NAMES
 from refund_core.settings import required_env
+from refund_core.timestamps import utc_now
 from refund_core.tracing import traced
 
 if TYPE_CHECKING:
@@ -260,6 +263,21 @@ def build_watch_api(
     def get_account_watch(account: str, provider: str, refund_id: str) -> Response[str]:
         return read(*target(provider, refund_id, account))
 
+    @app.get("/refunds")
+    def list_refunds() -> Response[str]:
+        return listing(DEFAULT_ACCOUNT)
+
+    @app.get("/accounts/<account>/refunds")
+    def list_account_refunds(account: str) -> Response[str]:
+        return listing(path_account(app, account, provider=None))
+
+    def listing(account: str) -> Response[str]:
+        event = app.current_event
+        query = parse_list_query(
+            event.query_string_parameters, event.multi_value_query_string_parameters
+        )
+        return json_response(200, list_page(records(), account, query))
+
     def start(provider: str, refund_id: str, account: str) -> Response[str]:
         try:
             body = app.current_event.decoded_body  # base64 when isBase64Encoded says so
@@ -310,7 +328,9 @@ def build_watch_api(
             arn, running = started.start(
                 execution_name(provider, refund_id, generation, account), execution_input
             )
-        store.note_watch_started(provider, refund_id, execution_arn=arn, account=account)
+        store.note_watch_started(
+            provider, refund_id, execution_arn=arn, at=utc_now(), account=account
+        )
         logger.info(
             "watch started",
             extra={"execution_arn": arn, "refund_id": refund_id, "account": account},
@@ -334,6 +354,7 @@ def build_watch_api(
         routes=[
             RouteShape("GET", re.compile(r"(?:/accounts/[^/]+)?/refunds/[^/]+/[^/]+/watch")),
             RouteShape("POST", re.compile(r"(?:/accounts/[^/]+)?/refunds/[^/]+/[^/]+/watch")),
+            RouteShape("GET", re.compile(r"(?:/accounts/[^/]+)?/refunds")),
         ],
         refund_path_prefix="/refunds/",
     )

@@ -9,7 +9,9 @@ by a write, so two pollers (or a late, slow check) racing each other cannot brea
 - a newer terminal status replaces an older, different terminal one (e.g. `canceled` ->
   `succeeded`); a late `succeeded` -> `failed` is also flagged `late_failure`;
 - every status change appends `{status, provider_status, at}` to `history`;
-- every check bumps `checks` and `last_checked_at`, whatever it saw.
+- every check bumps `checks` and `last_checked_at`, whatever it saw;
+- every change of status or polling state sets `changed_us`, the sort key of the index that
+  lists an account's records newest first (`RefundRecords.list_records`).
 
 An observation is tried as the most likely write first (a refresh of the same status), and the
 condition-failure answer (`ReturnValuesOnConditionCheckFailure=ALL_OLD`) picks the next one.
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
 _MAX_ATTEMPTS = 4
 # Settled records stay queryable for months, then DynamoDB's TTL removes them.
 RECORD_RETENTION = timedelta(days=180)
+# The template's index of each account's records by their last change (template.yaml).
+CHANGES_INDEX = "by-account-changed"
 
 
 class PollingState(StrEnum):
@@ -262,12 +266,14 @@ class RefundRecords:
             ":state": {"S": state.value},
             ":settled": {"S": PollingState.SETTLED.value},
             ":at": {"S": format_rfc3339(at)},
+            ":at_us": {"N": str(_epoch_micros(at))},
             ":expires": {"N": str(int((at + RECORD_RETENTION).timestamp()))},
             **_identity_values(provider, refund_id, account),
         }
         sets = [
             "#state = :state",
             "polling_state_at = :at",
+            "changed_us = :at_us",
             "expires_at = :expires",
             *_IDENTITY_SETS,
         ]
@@ -339,6 +345,7 @@ class RefundRecords:
         refund_id: str,
         *,
         execution_arn: str,
+        at: datetime,
         account: str = DEFAULT_ACCOUNT,
     ) -> None:
         """Record the poller that now owns the refund, before its first check lands."""
@@ -347,15 +354,72 @@ class RefundRecords:
             Key=record_key(provider, refund_id, account),
             UpdateExpression=(
                 "SET execution_arn = :arn, polling_state = :polling, provider = :provider,"
-                " refund_id = :refund_id, account = :account, checks = if_not_exists(checks, :zero)"
+                " refund_id = :refund_id, account = :account,"
+                " checks = if_not_exists(checks, :zero), changed_us = :at_us"
             ),
             ExpressionAttributeValues={
                 ":arn": {"S": execution_arn},
                 ":polling": {"S": PollingState.POLLING.value},
                 **_identity_values(provider, refund_id, account),
                 ":zero": {"N": "0"},
+                ":at_us": {"N": str(_epoch_micros(at))},
             },
         )
+
+    def list_records(
+        self,
+        account: str,
+        *,
+        limit: int,
+        changed_before: datetime | None = None,
+        provider: str | None = None,
+        status: str | None = None,
+        polling_state: str | None = None,
+        start_key: Mapping[str, Any] | None = None,
+        max_reads: int = 10,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """`account`'s records, last changed first: (up to `limit` records, the key to go on
+        from, or None at the end). From the index, never a scan; the other filters are a
+        FilterExpression, so a page may come back short after `max_reads` queries (each
+        reads at most what is still missing, so nothing is skipped between pages)."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":account": {"S": account}}
+        key_condition = "account = :account"
+        if changed_before is not None:
+            key_condition += " AND changed_us < :before"
+            values[":before"] = {"N": str(_epoch_micros(changed_before))}
+        filters = []
+        for attribute, value in (
+            ("provider", provider),
+            ("status", status),
+            ("polling_state", polling_state),
+        ):
+            if value is not None:
+                names[f"#{attribute}"] = attribute
+                values[f":{attribute}"] = {"S": value}
+                filters.append(f"#{attribute} = :{attribute}")
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": CHANGES_INDEX,
+            "KeyConditionExpression": key_condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
+        if filters:
+            query["FilterExpression"] = " AND ".join(filters)
+            query["ExpressionAttributeNames"] = names
+        found: list[dict[str, Any]] = []
+        last_key: dict[str, Any] | None = dict(start_key) if start_key else None
+        for _ in range(max_reads):
+            page_query = dict(query, Limit=limit - len(found))
+            if last_key:
+                page_query["ExclusiveStartKey"] = last_key
+            answer = self._client.query(**page_query)
+            found += [from_dynamodb(item) for item in answer.get("Items", [])]
+            last_key = answer.get("LastEvaluatedKey")
+            if not last_key or len(found) >= limit:
+                break
+        return found, last_key
 
     # --- the conditional writes ------------------------------------------------------------
 
@@ -445,6 +509,7 @@ def _observation_write(
         }
         values[":empty"] = {"L": []}
         sets.append("history = list_append(if_not_exists(history, :empty), :history)")
+        sets.append("changed_us = :now_us")
         if attempt is WriteOutcome.CREATED:
             condition = "attribute_not_exists(#status)"
         elif attempt is WriteOutcome.LATE_FAILURE:
