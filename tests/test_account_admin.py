@@ -149,3 +149,21 @@ def test_an_unreadable_file_is_named(capsys: pytest.CaptureFixture[str], tmp_pat
     code, text = cli(capsys, "add", "surecart", "s1", "--file", str(tmp_path / "missing.json"))
     assert code == 2
     assert "missing.json" in text
+
+
+def test_check_reads_a_stored_secret_and_names_what_is_wrong(
+    secrets: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        cli(capsys, "add", "surecart", "s1", "--file", write(tmp_path, secret_for("surecart")))[0]
+        == 0
+    )
+    code, text = cli(capsys, "check", "surecart", "s1")
+    assert (code, "ok: refund-status/surecart/s1") == (0, text.split(" holds")[0])
+    # A fresh stack's own secret is `{}`: check names the missing key, prints no value.
+    secrets.create_secret(Name="refund-status/surecart", SecretString='{"note": "hunter2"}')
+    code, text = cli(capsys, "check", "surecart", "--secret-id", "refund-status/surecart")
+    assert code == 2
+    assert "api_token (missing)" in text
+    assert cli(capsys, "check", "surecart", "nope")[0] == 1
+    assert cli(capsys, "check", "surecart")[0] == 2

@@ -39,6 +39,9 @@ NAME_PROPERTY: Final[Mapping[str, str]] = {
     "AWS::IAM::Role": "RoleName",
     "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
     "AWS::IAM::Policy": "PolicyName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
 }
 
 # Types whose Ref is an ARN rather than a name (as CloudFormation documents them).
@@ -49,6 +52,7 @@ _REF_IS_ARN: Final = frozenset(
         "AWS::SecretsManager::Secret",
         "AWS::Serverless::LayerVersion",
         "AWS::IAM::ManagedPolicy",
+        "AWS::SNS::Topic",
     }
 )
 
@@ -160,6 +164,8 @@ class Resolver:
             "AWS::Logs::LogGroup": f"arn:{p}:logs:{r}:{a}:log-group:{name}:*",
             "AWS::IAM::Role": f"arn:{p}:iam::{a}:role/{name}",
             "AWS::IAM::ManagedPolicy": f"arn:{p}:iam::{a}:policy/{name}",
+            "AWS::SNS::Topic": f"arn:{p}:sns:{r}:{a}:{name}",
+            "AWS::CloudWatch::Alarm": f"arn:{p}:cloudwatch:{r}:{a}:alarm:{name}",
             "AWS::Serverless::Api": (
                 f"arn:{p}:apigateway:{r}::/restapis/{self.rest_api_id(logical_id)}"
             ),

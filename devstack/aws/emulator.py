@@ -42,7 +42,16 @@ from werkzeug.serving import make_server
 from devstack.aws import moto_patches
 from devstack.aws.errors import LocalAwsError, PortInUse
 from devstack.aws.lambdas import FAKE_CREDENTIALS, LambdaRuntime
-from devstack.aws.template import DEFAULT_STACK_NAME, REGION, Template, load_template
+from devstack.aws.template import (
+    ALARM,
+    DEFAULT_STACK_NAME,
+    MONITORING_TYPES,
+    REGION,
+    SUBSCRIPTION,
+    TOPIC,
+    Template,
+    load_template,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -291,8 +300,29 @@ class LocalAws:
                     f"{machine.logical_id}: moto named it {created}, not {machine.arn}"
                 )
 
+        self._create_monitoring(template)
         for function in template.functions.values():
             self.lambdas.register(function)
+
+    def _create_monitoring(self, template: Template) -> None:
+        """The alarm topic and its subscriptions, the alarms and the dashboard, as declared
+        (moto keeps them; nothing evaluates an alarm locally)."""
+        sns, cloudwatch = self.client("sns"), self.client("cloudwatch")
+        for kind in MONITORING_TYPES:
+            for monitoring in template.monitoring.values():
+                if monitoring.resource_type != kind:
+                    continue
+                props = dict(monitoring.properties)
+                if kind == TOPIC:
+                    sns.create_topic(Name=monitoring.name)
+                elif kind == SUBSCRIPTION:
+                    sns.subscribe(**props)
+                elif kind == ALARM:
+                    cloudwatch.put_metric_alarm(**alarm_kwargs(monitoring.name, props))
+                else:
+                    cloudwatch.put_dashboard(
+                        DashboardName=monitoring.name, DashboardBody=props["DashboardBody"]
+                    )
 
     def _post(self, path: str, body: Mapping[str, Any]) -> None:
         request = urllib.request.Request(  # noqa: S310 - our own loopback endpoint
@@ -394,3 +424,26 @@ class LocalAws:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{execution_arn} still RUNNING after {timeout} s")
             time.sleep(0.05)
+
+
+def alarm_kwargs(name: str, props: dict[str, Any]) -> dict[str, Any]:
+    """PutMetricAlarm's arguments from an alarm's CloudFormation properties (the same names;
+    numbers come from parameters as strings)."""
+    kwargs = {**props, "AlarmName": name}
+    for key in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
+        if key in kwargs:
+            kwargs[key] = int(kwargs[key])
+    if "Threshold" in kwargs:
+        kwargs["Threshold"] = float(kwargs["Threshold"])
+    kwargs["Metrics"] = [
+        {
+            **query,
+            "MetricStat": {**query["MetricStat"], "Period": int(query["MetricStat"]["Period"])},
+        }
+        if "MetricStat" in query
+        else query
+        for query in kwargs.get("Metrics", [])
+    ]
+    if not kwargs["Metrics"]:
+        del kwargs["Metrics"]
+    return kwargs

@@ -5,6 +5,10 @@ The template is parsed with cfn-lint's CloudFormation-aware loader (short-form t
 merged, lists appended, scalars overridden), parameters get their defaults or the caller's
 overrides, and the intrinsics are evaluated with a deterministic local naming scheme
 (see `_intrinsics`). Nothing here talks to AWS or moto.
+
+One module past 500 lines because it is one table: each resource type the local stack
+creates, the properties it accepts for it, and its model; issue 13 replaces the reading of
+Globals, policies and events with SAM's own transform, which will shrink it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,9 +43,16 @@ CFN_STATE_MACHINE: Final = "AWS::StepFunctions::StateMachine"
 TABLE: Final = "AWS::DynamoDB::Table"
 SECRET: Final = "AWS::SecretsManager::Secret"  # noqa: S105 - a type name
 LOG_GROUP: Final = "AWS::Logs::LogGroup"
+ALARM: Final = "AWS::CloudWatch::Alarm"
+DASHBOARD: Final = "AWS::CloudWatch::Dashboard"
+TOPIC: Final = "AWS::SNS::Topic"
+SUBSCRIPTION: Final = "AWS::SNS::Subscription"
+# Created in moto as declared (their properties are the API's own parameters).
+MONITORING_TYPES: Final = (TOPIC, SUBSCRIPTION, ALARM, DASHBOARD)
 
 SUPPORTED_TYPES: Final = frozenset(
     {FUNCTION, API, LAYER, SAM_STATE_MACHINE, CFN_STATE_MACHINE, TABLE, SECRET, LOG_GROUP}
+    | set(MONITORING_TYPES)
 )
 # IAM is accepted and ignored: the local stack does not enforce permissions.
 IGNORED_TYPE_PREFIXES: Final = ("AWS::IAM::",)
@@ -94,6 +106,32 @@ CREATED_PROPERTIES: Final[Mapping[str, frozenset[str]]] = {
         }
     ),
     SECRET: frozenset({"Name", "Description", "SecretString"}),
+    TOPIC: frozenset({"TopicName"}),
+    SUBSCRIPTION: frozenset({"TopicArn", "Protocol", "Endpoint"}),
+    ALARM: frozenset(
+        {
+            "AlarmName",
+            "AlarmDescription",
+            "Namespace",
+            "MetricName",
+            "Dimensions",
+            "Statistic",
+            "ExtendedStatistic",
+            "Unit",
+            "Period",
+            "EvaluationPeriods",
+            "DatapointsToAlarm",
+            "Threshold",
+            "ComparisonOperator",
+            "TreatMissingData",
+            "ActionsEnabled",
+            "AlarmActions",
+            "OKActions",
+            "InsufficientDataActions",
+            "Metrics",
+        }
+    ),
+    DASHBOARD: frozenset({"DashboardName", "DashboardBody"}),
 }
 
 # SAM Globals section → the resource type it applies to.
@@ -124,6 +162,16 @@ class Function:
     environment: Mapping[str, str]
     layer_dirs: tuple[Path, ...] = ()
     routes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """An SNS topic or subscription, a CloudWatch alarm or dashboard: created as declared."""
+
+    logical_id: str
+    resource_type: str
+    name: str
+    properties: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -299,6 +347,8 @@ class Template:
     secrets: Mapping[str, Secret]
     api: Api | None
     log_groups: Mapping[str, LogGroup] = field(default_factory=dict)
+    # SNS topics and subscriptions, CloudWatch alarms and dashboards, by logical id.
+    monitoring: Mapping[str, Monitoring] = field(default_factory=dict)
 
     def function(self, key: str) -> Function:
         """A function by logical id, physical name or ARN."""
@@ -375,6 +425,7 @@ def load_template(
         secrets=builder.of_type(SECRET, builder.secret),
         api=builder.api(),
         log_groups=builder.of_type(LOG_GROUP, builder.log_group),
+        monitoring=builder.monitoring(),
     )
 
 
@@ -641,6 +692,21 @@ class _Builder:
             name=self._resolver.physical_name(logical_id),
             arn=self._resolver.arn(logical_id),
             retention_in_days=None if retention is None else int(retention),
+        )
+
+    def monitoring(self) -> dict[str, Monitoring]:
+        """Every topic, subscription, alarm and dashboard, its properties resolved."""
+        found: dict[str, Monitoring] = {}
+        for resource_type in MONITORING_TYPES:
+            found |= self.of_type(resource_type, partial(self._monitoring, kind=resource_type))
+        return found
+
+    def _monitoring(self, logical_id: str, props: Mapping[str, Any], *, kind: str) -> Monitoring:
+        return Monitoring(
+            logical_id=logical_id,
+            resource_type=kind,
+            name=self._resolver.physical_name(logical_id),
+            properties={key: self._resolver.resolve(value) for key, value in props.items()},
         )
 
     def secret(self, logical_id: str, props: Mapping[str, Any]) -> Secret:

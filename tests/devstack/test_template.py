@@ -45,6 +45,13 @@ def test_real_template_yields_every_resource_of_the_yaml() -> None:
     assert set(template.secrets) == _of_type(raw, "AWS::SecretsManager::Secret")
     assert set(template.state_machines) == _of_type(raw, "AWS::Serverless::StateMachine")
     assert set(template.log_groups) == _of_type(raw, "AWS::Logs::LogGroup")
+    monitoring = {
+        logical_id
+        for kind in ("AWS::SNS::Topic", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard")
+        for logical_id in _of_type(raw, kind)
+    }
+    # The e-mail subscription exists only with AlarmEmail set (its condition is false here).
+    assert set(template.monitoring) == monitoring
     assert {
         "ConvergeGateFunction",
         "SureCartFunction",
@@ -422,3 +429,14 @@ def test_template_mistakes_are_named(
 def test_unknown_parameter_override_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match="Stge"):
         load_template(_tiny(tmp_path), {"Stge": "prod"})
+
+
+def test_the_alarm_email_parameter_subscribes_it_to_the_alarm_topic() -> None:
+    template = load_template(TEMPLATE, {"AlarmEmail": "oncall@example.com"})
+    subscription = template.monitoring["AlarmEmailSubscription"].properties
+    topic = template.monitoring["AlarmTopic"]
+    assert subscription == {
+        "TopicArn": f"arn:aws:sns:us-east-1:123456789012:{topic.name}",
+        "Protocol": "email",
+        "Endpoint": "oncall@example.com",
+    }

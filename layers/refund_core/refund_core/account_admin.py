@@ -12,6 +12,7 @@ profile and region variables), or the local stack (`AWS_ENDPOINT_URL=http://127.
     refund-accounts rotate shoplazza store-42 --file store-42-new.json
     refund-accounts remove shoplazza store-42 [--now]
     refund-accounts list shoplazza
+    refund-accounts check shoplazza store-42   # or --secret-id <stack>/shoplazza
 """
 
 from __future__ import annotations
@@ -146,6 +147,20 @@ def remove_account(client: SecretsManagerClient, where: AccountSecret, *, now: b
     return str(deleted.get("DeletionDate", "now"))
 
 
+def check_secret(
+    client: SecretsManagerClient, provider: str, secret_id: str, *, allow_insecure_url: bool
+) -> None:
+    """Read a secret and check it against the provider's schema, printing nothing of it:
+    `InvalidInput` naming the keys at fault, `AccountAdminError` when it does not exist."""
+    try:
+        value = client.get_secret_value(SecretId=secret_id)
+    except client.exceptions.ResourceNotFoundException:
+        raise AccountAdminError(f"no secret {secret_id}") from None
+    if "SecretString" not in value:
+        raise InvalidInput(f"{secret_id} is binary: a provider secret is a JSON string")
+    checked_credentials(provider, value["SecretString"], allow_insecure_url=allow_insecure_url)
+
+
 def list_accounts(client: SecretsManagerClient, provider: str, prefix: str) -> list[str]:
     """The accounts that have a secret at `provider`, sorted (not those being deleted)."""
     start = f"{prefix}/{provider}/"
@@ -204,6 +219,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     listing = commands.add_parser("list", help="the accounts of one provider")
     listing.add_argument("provider", choices=PROVIDER_NAMES)
+    check = commands.add_parser(
+        "check", help="check a stored secret against the provider's schema (prints no value)"
+    )
+    check.add_argument("provider", choices=PROVIDER_NAMES)
+    check.add_argument("account", nargs="?", help="an account (or give --secret-id)")
+    check.add_argument("--secret-id", help="any secret, e.g. the stack's own <stack>/<provider>")
+    check.add_argument("--allow-insecure-url", action="store_true")
     return parser
 
 
@@ -236,6 +258,15 @@ def run(
     if args.command == "list":
         for account in list_accounts(client, args.provider, args.prefix):
             print(account, file=stdout)
+        return
+    if args.command == "check":
+        secret_id = args.secret_id
+        if secret_id is None:
+            if args.account is None:
+                raise InvalidInput("check needs an account or --secret-id")
+            secret_id = AccountSecret(args.provider, args.account, args.prefix).name
+        check_secret(client, args.provider, secret_id, allow_insecure_url=args.allow_insecure_url)
+        print(f"ok: {secret_id} holds valid {args.provider} credentials", file=stdout)
         return
     where = AccountSecret(args.provider, args.account, args.prefix)
     if args.command == "remove":

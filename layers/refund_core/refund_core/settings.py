@@ -16,6 +16,7 @@ DEFAULT_PROVIDER_TIMEOUT_SECONDS = 8.0
 DEFAULT_SECRET_MAX_AGE_SECONDS = 300
 # Accounts whose client (secret, parsed credentials) a warm function keeps: past this, the
 # least recently used is dropped and read again when next asked for.
+DEFAULT_STUCK_PENDING_SECONDS = 7 * 86_400
 DEFAULT_ACCOUNT_CACHE_SIZE = 2048
 
 
@@ -39,6 +40,11 @@ class ProviderFunctionSettings(BaseModel):
     account_secret_prefix: str | None = Field(default=None, alias="ACCOUNT_SECRET_PREFIX")
     account_cache_size: int = Field(
         default=DEFAULT_ACCOUNT_CACHE_SIZE, alias="ACCOUNT_CACHE_SIZE", ge=1, le=100_000
+    )
+    # A poll check of a refund still pending after this long counts `StuckPendingChecks`
+    # (template parameter StuckPendingSeconds, default 7 days; its alarm is StuckRefunds).
+    stuck_pending_seconds: int = Field(
+        default=DEFAULT_STUCK_PENDING_SECONDS, alias="STUCK_PENDING_SECONDS", ge=60
     )
     # Only `sam local`'s env.json sets this: its Docker containers reach host sandboxes over http.
     allow_insecure_provider_url: bool = Field(default=False, alias="ALLOW_INSECURE_PROVIDER_URL")
