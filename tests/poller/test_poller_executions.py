@@ -185,6 +185,29 @@ def test_a_malformed_secret_fails_with_its_own_error_name_and_a_clean_cause(
     assert record["expires_at"] is not None
 
 
+def test_a_failed_poll_is_kept_where_a_person_looks_and_can_be_redriven(stack: Stack) -> None:
+    """Contract section 9: an asynchronous failure ends in a failed execution (listed by
+    status, with its input, error and cause: what `redrive-execution` continues) and in the
+    record, which the listing finds; never only in a log line."""
+    from refund_core.poller.records import RefundRecords
+
+    sandbox = stack.sandboxes["convergegate"]
+    refund_id = sandbox.create_refund(life=["pending", "succeeded"])
+    described = poll_with_convergegate_secret(stack, refund_id, {"secret_key": ""})
+    sfn = stack.aws.client("stepfunctions")
+    machine = stack.aws.template.state_machines[POLLER].arn
+    failed = sfn.list_executions(stateMachineArn=machine, statusFilter="FAILED")["executions"]
+    assert described["executionArn"] in {e["executionArn"] for e in failed}
+    kept = sfn.describe_execution(executionArn=described["executionArn"])
+    assert json.loads(kept["input"])["refund_id"] == refund_id
+    assert kept["error"] == "ConfigurationError"
+    table = next(iter(stack.aws.template.tables.values())).name
+    listed, _ = RefundRecords(stack.aws.client("dynamodb"), table).list_records(
+        "default", limit=100, polling_state="failed", provider="convergegate"
+    )
+    assert refund_id in {record["refund_id"] for record in listed}
+
+
 def test_a_loose_override_in_the_execution_input_fails_the_execution(stack: Stack) -> None:
     sandbox = stack.sandboxes["surecart"]
     refund_id = sandbox.create_refund(life=["pending", "succeeded"])
