@@ -440,3 +440,18 @@ def test_the_alarm_email_parameter_subscribes_it_to_the_alarm_topic() -> None:
         "Protocol": "email",
         "Endpoint": "oncall@example.com",
     }
+
+
+def test_env_json_sets_only_what_each_function_declares() -> None:
+    """`sam local --env-vars events/env.json` passes a function only the variables its
+    template declares: anything else in env.json would be silently dropped."""
+    import json
+
+    env = json.loads((TEMPLATE.parent / "events" / "env.json").read_text())
+    functions = load_template(TEMPLATE).functions
+    for logical_id, variables in env.items():
+        assert logical_id in functions, f"env.json names {logical_id}, not in template.yaml"
+        undeclared = set(variables) - set(functions[logical_id].environment)
+        assert not undeclared, f"{logical_id}: {sorted(undeclared)} not declared by the template"
+    for provider in ("ConvergeGate", "SureCart", "Gr4vy", "Shoplazza"):
+        assert env[f"{provider}Function"]["ACCOUNT_SECRET_PREFIX"].endswith(f"/{provider.lower()}/")
