@@ -229,3 +229,23 @@ def role_statements(function: str, path: Path = TEMPLATE) -> list[dict[str, Any]
     for policy in role.get("Policies") or []:
         statements.extend(resolver.resolve(policy["PolicyDocument"]["Statement"]))
     return statements
+
+
+def observed_refund(
+    provider: str, refund_id: str, status: Any, at: Any, *, account: str = "default"
+) -> Any:
+    """A normalized refund as a check at `at` saw it (`status` a RefundStatus): what the
+    record tests store."""
+    from refund_core.model import Refund
+
+    return Refund(
+        provider=provider,
+        account=account,
+        refund_id=refund_id,
+        status=status,
+        terminal=status.terminal,
+        provider_status=status.value,
+        amount=100,
+        currency="USD",
+        fetched_at=at,
+    )

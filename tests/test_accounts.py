@@ -31,6 +31,7 @@ from tests.helpers import (
     FakeLambdaContext,
     create_records_table,
     load_event,
+    observed_refund,
     role_statements,
     secret_for,
 )
@@ -334,17 +335,8 @@ def records() -> Iterator[RefundRecords]:
 
 
 def _refund(account: str, status: RefundStatus) -> Refund:
-    return Refund(
-        provider=PROVIDER,
-        account=account,
-        refund_id="re_1",
-        status=status,
-        terminal=status.terminal,
-        provider_status=status.value,
-        amount=100,
-        currency="USD",
-        fetched_at=datetime.now(UTC),
-    )
+    refund: Refund = observed_refund(PROVIDER, "re_1", status, datetime.now(UTC), account=account)
+    return refund
 
 
 def test_two_accounts_keep_separate_records_of_one_refund_id(records: RefundRecords) -> None:

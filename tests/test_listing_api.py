@@ -14,10 +14,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from refund_core.model import Refund, RefundStatus
+from refund_core.model import RefundStatus
 from refund_core.poller.records import RefundRecords
 from refund_core.watch import Poller, build_watch_handler
-from tests.helpers import FakeLambdaContext, create_records_table, load_event
+from tests.helpers import FakeLambdaContext, create_records_table, load_event, observed_refund
 
 T0 = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -67,17 +67,7 @@ def api() -> Iterator[Api]:
 
 def observe(api: Api, refund_id: str, status: RefundStatus, minutes: int, account: str) -> None:
     at = T0 + timedelta(minutes=minutes)
-    refund = Refund(
-        provider="shoplazza",
-        account=account,
-        refund_id=refund_id,
-        status=status,
-        terminal=status.terminal,
-        provider_status=status.value,
-        amount=5000,
-        currency="JPY",
-        fetched_at=at,
-    )
+    refund = observed_refund("shoplazza", refund_id, status, at, account=account)
     api.records.record_observation(refund, execution_arn=None, checked_at=at)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from devstack.stack import LocalStack, StackPorts
@@ -14,3 +15,9 @@ def stack() -> Iterator[LocalStack]:
     # Package scope: one emulator per process, stopped before other packages start their own.
     with LocalStack(ports=StackPorts(gateway=0, aws=0, sandbox=0), quiet=True) as running:
         yield running
+
+
+@pytest.fixture
+def api(stack: LocalStack) -> httpx.Client:
+    """An HTTP client on the local gateway."""
+    return httpx.Client(base_url=stack.url, timeout=30)

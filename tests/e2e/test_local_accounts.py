@@ -15,11 +15,6 @@ from devstack.stack import ACCOUNTS, PROVIDERS, SHARED_REFUND_ID, LocalStack
 from refund_core.account_admin import main as refund_accounts
 
 
-@pytest.fixture
-def api(stack: LocalStack) -> httpx.Client:
-    return httpx.Client(base_url=stack.url, timeout=30)
-
-
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_two_accounts_answer_one_refund_id_each_from_its_own_sandbox(
     stack: LocalStack, api: httpx.Client, provider: str

@@ -28,11 +28,6 @@ EXPECTED = {
 FAST = {"first_check_seconds": 1, "max_interval_seconds": 1, "budget_seconds": 30}
 
 
-@pytest.fixture
-def api(stack: LocalStack) -> httpx.Client:
-    return httpx.Client(base_url=stack.url, timeout=30)
-
-
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_every_status_through_the_gateway(
     stack: LocalStack, api: httpx.Client, provider: str

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from refund_core.listing import ListQuery, decode_cursor, list_page
-from refund_core.model import Refund, RefundStatus
+from refund_core.model import RefundStatus
 from refund_core.poller.records import PollingState, RefundRecords
+from tests.helpers import observed_refund
 
 T0 = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
 ARN = "arn:aws:states:us-east-1:123456789012:execution:refund-poller:x"
@@ -24,17 +25,7 @@ def observe(
     provider: str = "surecart",
     account: str = "default",
 ) -> None:
-    refund = Refund(
-        provider=provider,
-        account=account,
-        refund_id=refund_id,
-        status=status,
-        terminal=status.terminal,
-        provider_status=status.value,
-        amount=100,
-        currency="USD",
-        fetched_at=at,
-    )
+    refund = observed_refund(provider, refund_id, status, at, account=account)
     records.record_observation(refund, execution_arn=ARN, checked_at=at)
 
 
