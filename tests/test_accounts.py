@@ -211,6 +211,23 @@ def test_an_account_without_a_secret_is_404_account_not_found(deployment: Deploy
     assert provider.call_count == 0
 
 
+def test_a_removed_account_is_404_once_its_cache_period_is_over(deployment: Deployment) -> None:
+    deployment.add_account("store-a", secret_for(PROVIDER, base_url=store_url("store-a")))
+    with respx.mock(assert_all_called=False) as mock:
+        mock.get(f"{store_url('store-a')}/v1/refunds/re_1").respond(
+            200, json=surecart_refund("re_1", "pending")
+        )
+        assert deployment.get("re_1", "store-a")[0] == 200
+        # `refund-accounts remove` without --now: scheduled for deletion, not yet gone.
+        deployment.secrets.delete_secret(SecretId=PREFIX + "store-a", RecoveryWindowInDays=7)
+        assert deployment.get("re_1", "store-a")[0] == 200  # cached, as documented
+        deployment.clock.now += 301
+        status, body = deployment.get("re_1", "store-a")
+    assert (status, body["error"]["code"], body["error"]["account"]) == (
+        404, "account_not_found", "store-a",
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "secret",
     [

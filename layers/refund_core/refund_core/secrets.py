@@ -55,7 +55,9 @@ def _is_missing(exc: BaseException) -> bool:
     error = response.get("Error") or {}
     code, message = error.get("Code"), str(error.get("Message", ""))
     return code == "ResourceNotFoundException" or (
-        code == "InvalidRequestException" and "deletion" in message
+        # AWS: "...because it was marked for deletion"; moto: "...currently marked deleted".
+        code == "InvalidRequestException"
+        and ("marked for deletion" in message or "marked deleted" in message)
     )
 
 
