@@ -528,3 +528,54 @@ def test_a_watch_for_an_invalid_account_is_400_before_any_aws_call(watch: Watch)
         400, "invalid_account_id", None,
     )  # fmt: skip
     assert calls == []
+
+
+RECORDS_TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/refund-status-RefundRecordsTable"
+
+
+def _dynamodb_grants(function: str) -> list[tuple[set[str], str, Any]]:
+    grants = []
+    for statement in role_statements(function):
+        actions = statement["Action"]
+        actions = {actions} if isinstance(actions, str) else set(actions)
+        if any(action.startswith("dynamodb:") for action in actions):
+            grants.append((actions, statement["Resource"], statement.get("Condition")))
+    return grants
+
+
+@pytest.mark.parametrize(
+    ("function", "provider"),
+    [
+        ("ConvergeGateFunction", "convergegate"),
+        ("SureCartFunction", "surecart"),
+        ("Gr4vyFunction", "gr4vy"),
+        ("ShoplazzaFunction", "shoplazza"),
+    ],
+)
+def test_each_function_may_update_its_own_providers_records_only(
+    function: str, provider: str
+) -> None:
+    """Every record write is one conditional UpdateItem (records.py), keyed `provider#...`
+    for every account (record_key): nothing more is granted."""
+    (grant,) = _dynamodb_grants(function)
+    actions, resource, condition = grant
+    assert actions == {"dynamodb:UpdateItem"}
+    assert resource == RECORDS_TABLE_ARN  # the table, not its index (no Query)
+    assert condition == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{provider}#*"]}}
+    for account in ("default", "store-42"):
+        key = record_key(provider, "re_1", account)["pk"]["S"]
+        assert fnmatchcase(key, f"{provider}#*")
+        for other in {"convergegate", "surecart", "gr4vy", "shoplazza"} - {provider}:
+            assert not fnmatchcase(record_key(other, "re_1", account)["pk"]["S"], f"{provider}#*")
+
+
+def test_the_watch_function_reads_updates_and_queries_nothing_more() -> None:
+    grants = {
+        frozenset(actions): resource for actions, resource, _ in _dynamodb_grants("WatchFunction")
+    }
+    assert set(grants) == {
+        frozenset({"dynamodb:GetItem", "dynamodb:UpdateItem"}),
+        frozenset({"dynamodb:Query"}),
+    }
+    assert grants[frozenset({"dynamodb:GetItem", "dynamodb:UpdateItem"})] == RECORDS_TABLE_ARN
+    assert grants[frozenset({"dynamodb:Query"})] == RECORDS_TABLE_ARN + "/index/by-account-changed"

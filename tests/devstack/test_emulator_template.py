@@ -90,7 +90,7 @@ def test_every_moto_resource_of_the_yaml_is_created_with_its_settings(aws: Local
             group = resolved.log_groups[logical_id]
             found = logs.describe_log_groups(logGroupNamePrefix=group.name)["logGroups"]
             assert [g["logGroupName"] for g in found] == [group.name]
-            assert found[0].get("retentionInDays") == props.get("RetentionInDays")
+            assert found[0].get("retentionInDays") == group.retention_in_days
             assert found[0]["arn"] == group.arn
         elif resource["Type"] == "AWS::Serverless::StateMachine":
             machine = resolved.state_machines[logical_id]
