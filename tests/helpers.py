@@ -249,3 +249,21 @@ def observed_refund(
         currency="USD",
         fetched_at=at,
     )
+
+
+@contextlib.contextmanager
+def powertools_secrets_from(client: Any) -> Iterator[None]:
+    """Inside the block Powertools' `get_secret` (what the functions read secrets with) goes
+    through `client` (moto's); its own default provider is put back after."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    saved = DEFAULT_PROVIDERS.get("secrets")
+    DEFAULT_PROVIDERS["secrets"] = SecretsProvider(boto3_client=client)
+    try:
+        yield
+    finally:
+        if saved is None:
+            DEFAULT_PROVIDERS.pop("secrets", None)
+        else:
+            DEFAULT_PROVIDERS["secrets"] = saved

@@ -17,8 +17,6 @@ import boto3
 import httpx
 import pytest
 import respx
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 from moto import mock_aws
 
 from refund_core.clients import ProviderClients
@@ -32,6 +30,7 @@ from tests.helpers import (
     create_records_table,
     load_event,
     observed_refund,
+    powertools_secrets_from,
     role_statements,
     secret_for,
 )
@@ -82,6 +81,10 @@ class Deployment:
         text = secret if isinstance(secret, str) else json.dumps(secret)
         self.secrets.create_secret(Name=PREFIX + account, SecretString=text)
 
+    def add_store(self, account: str) -> None:
+        """An account whose valid secret points at its own host, `store_url(account)`."""
+        self.add_account(account, secret_for(PROVIDER, base_url=store_url(account)))
+
     def get(self, refund_id: str, account: str | None = None) -> tuple[int, dict[str, Any]]:
         event = load_event(PROVIDER, "get_refund")
         path = f"/refunds/{PROVIDER}/{refund_id}"
@@ -102,7 +105,6 @@ class Deployment:
 
 @pytest.fixture
 def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
-    saved = DEFAULT_PROVIDERS.get("secrets")
     with mock_aws():
         secrets = boto3.client("secretsmanager", region_name="us-east-1")
         secrets.create_secret(
@@ -123,19 +125,13 @@ def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
             deployment.aws_calls.append(event_name.rsplit(".", 1)[-1])
 
         secrets.meta.events.register("before-call.secrets-manager", count)
-        DEFAULT_PROVIDERS["secrets"] = SecretsProvider(boto3_client=secrets)
-        try:
+        with powertools_secrets_from(secrets):
             yield deployment
-        finally:
-            if saved is None:
-                DEFAULT_PROVIDERS.pop("secrets", None)
-            else:
-                DEFAULT_PROVIDERS["secrets"] = saved
 
 
 def test_two_accounts_holding_one_refund_id_each_get_their_own(deployment: Deployment) -> None:
-    deployment.add_account("store-a", secret_for(PROVIDER, base_url=store_url("store-a")))
-    deployment.add_account("store-b", secret_for(PROVIDER, base_url=store_url("store-b")))
+    deployment.add_store("store-a")
+    deployment.add_store("store-b")
     with respx.mock(assert_all_called=True) as mock:
         mock.get(f"{store_url('store-a')}/v1/refunds/re_1").respond(
             200, json=surecart_refund("re_1", "pending", 100)
@@ -193,11 +189,17 @@ def test_an_account_id_outside_its_alphabet_is_400_before_any_call(
     assert provider.call_count == 0
 
 
-def test_an_account_without_a_secret_is_404_account_not_found(deployment: Deployment) -> None:
-    deployment.add_account("store-a", secret_for(PROVIDER, base_url=store_url("store-a")))
+def test_an_account_without_a_secret_is_404_account_not_found(
+    deployment: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    deployment.add_store("store-a")
+    caplog.set_level(logging.INFO)
     with respx.mock(assert_all_called=False) as mock:
         provider = mock.route().respond(200, json=surecart_refund("re_1", "pending"))
         status, body = deployment.get("re_1", "store-b")
+    # Its log line names the account (the runbook's Logs Insights queries filter on it).
+    (logged,) = [r for r in caplog.records if r.getMessage() == "request failed"]
+    assert (logged.error_code, logged.account) == ("account_not_found", "store-b")  # type: ignore[attr-defined]
     assert status == 404
     error = body["error"]
     assert (error["code"], error["account"], error["retryable"]) == (
@@ -212,7 +214,7 @@ def test_an_account_without_a_secret_is_404_account_not_found(deployment: Deploy
 
 
 def test_a_removed_account_is_404_once_its_cache_period_is_over(deployment: Deployment) -> None:
-    deployment.add_account("store-a", secret_for(PROVIDER, base_url=store_url("store-a")))
+    deployment.add_store("store-a")
     with respx.mock(assert_all_called=False) as mock:
         mock.get(f"{store_url('store-a')}/v1/refunds/re_1").respond(
             200, json=surecart_refund("re_1", "pending")
@@ -256,7 +258,7 @@ def test_a_malformed_account_secret_is_500_configuration_error_without_the_secre
 
 
 def test_each_secret_is_read_once_per_cache_period(deployment: Deployment) -> None:
-    deployment.add_account("store-a", secret_for(PROVIDER, base_url=store_url("store-a")))
+    deployment.add_store("store-a")
     with respx.mock(assert_all_called=True) as mock:
         mock.get(f"{store_url('store-a')}/v1/refunds/re_1").respond(
             200, json=surecart_refund("re_1", "pending")
@@ -300,7 +302,7 @@ def test_a_rotated_secret_is_read_again_at_the_first_401(deployment: Deployment)
 def test_a_rejected_secret_that_was_not_rotated_is_provider_auth_failed(
     deployment: Deployment,
 ) -> None:
-    deployment.add_account("store-a", secret_for(PROVIDER, base_url=store_url("store-a")))
+    deployment.add_store("store-a")
     with respx.mock(assert_all_called=True) as mock:
         provider = mock.get(f"{store_url('store-a')}/v1/refunds/re_1").respond(
             401, json={"http_status": "unauthorized", "type": "unauthorized"}
@@ -316,7 +318,7 @@ def test_a_rejected_secret_that_was_not_rotated_is_provider_auth_failed(
 def test_the_account_cache_is_capped_and_evicts_the_least_recent(deployment: Deployment) -> None:
     accounts = [f"store-{n}" for n in range(5)]
     for account in accounts:
-        deployment.add_account(account, secret_for(PROVIDER, base_url=store_url(account)))
+        deployment.add_store(account)
     with respx.mock(assert_all_called=True) as mock:
         for account in accounts:
             mock.get(f"{store_url(account)}/v1/refunds/re_1").respond(
@@ -334,8 +336,8 @@ def test_the_account_cache_is_capped_and_evicts_the_least_recent(deployment: Dep
 
 
 def test_accounts_share_one_connection_pool(deployment: Deployment) -> None:
-    deployment.add_account("store-a", secret_for(PROVIDER, base_url=store_url("store-a")))
-    deployment.add_account("store-b", secret_for(PROVIDER, base_url=store_url("store-b")))
+    deployment.add_store("store-a")
+    deployment.add_store("store-b")
     a, b = deployment.clients.get("store-a"), deployment.clients.get("store-b")
     assert a is not b
     assert a.client is b.client  # one httpx.Client: connections pooled per host

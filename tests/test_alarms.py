@@ -113,6 +113,7 @@ def everything_emitted() -> set[Metric]:
     with pytest.MonkeyPatch.context() as mp, mock_aws():
         mp.setenv("POWERTOOLS_SERVICE_NAME", "refund-status")  # template.yaml's Globals
         mp.setenv("POWERTOOLS_METRICS_NAMESPACE", "RefundStatus")
+        mp.setenv("PROVIDER_SECRET_ID", "refund-status/scripted")  # read by poll checks
         mp.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         mp.setenv("RECORDS_TABLE_NAME", create_records_table(dynamodb))

@@ -139,6 +139,9 @@ def records_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         monkeypatch.setenv("RECORDS_TABLE_NAME", create_records_table(client))
+        # A poll check reads the function's settings (its stuck-pending threshold), as the
+        # deployed function has them; the scripted clients never read the secret itself.
+        monkeypatch.setenv("PROVIDER_SECRET_ID", f"refund-status/{PROVIDER}")
         shared_records.cache_clear()
         yield
         shared_records.cache_clear()

@@ -19,8 +19,6 @@ import boto3
 import pytest
 import yaml
 from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 from jsonschema import Draft202012Validator, FormatChecker
 from moto import mock_aws
 from referencing import Registry, Resource
@@ -33,7 +31,12 @@ from refund_core.poller.check import shared_records
 from refund_core.poller.records import RefundRecords
 from refund_core.settings import provider_function_settings
 from refund_core.watch import AccountDirectory, Poller, build_watch_handler
-from tests.helpers import FakeLambdaContext, create_records_table, load_event
+from tests.helpers import (
+    FakeLambdaContext,
+    create_records_table,
+    load_event,
+    powertools_secrets_from,
+)
 
 ROOT = Path(__file__).parent.parent
 OPENAPI = ROOT / "docs" / "openapi.yaml"
@@ -536,13 +539,12 @@ def real_answers() -> Iterator[dict[str, Observed]]:
 def collect_real_answers() -> Iterator[dict[str, Observed]]:
     """Every real answer, by case id (`<provider>-<case>` or `watch-<case>`)."""
     sandboxes = [start_sandbox(provider) for provider in PROVIDERS]
-    saved_secrets = DEFAULT_PROVIDERS.get("secrets")
     try:
-        with mock_aws(), pytest.MonkeyPatch.context() as mp:
+        with mock_aws(), pytest.MonkeyPatch.context() as mp, contextlib.ExitStack() as stack:
             mp.delenv("POLLER_STATE_MACHINE_ARN", raising=False)
             mp.delenv("RECORDS_TABLE_NAME", raising=False)
             secrets_manager = boto3.client("secretsmanager", region_name="us-east-1")
-            DEFAULT_PROVIDERS["secrets"] = SecretsProvider(boto3_client=secrets_manager)
+            stack.enter_context(powertools_secrets_from(secrets_manager))
             functions = {s.name: ProviderFunction(s, secrets_manager, mp) for s in sandboxes}
             for function in functions.values():
                 function.add_account(ACCOUNT, function.sandbox.credentials)
@@ -567,10 +569,6 @@ def collect_real_answers() -> Iterator[dict[str, Observed]]:
                     answers[f"watch-{route}{case}"] = answer
             yield answers
     finally:
-        if saved_secrets is None:
-            DEFAULT_PROVIDERS.pop("secrets", None)
-        else:
-            DEFAULT_PROVIDERS["secrets"] = saved_secrets
         parameters.clear_caches()
         provider_function_settings.cache_clear()
         for sandbox in sandboxes:

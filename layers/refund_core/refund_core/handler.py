@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from refund_core.accounts import DEFAULT_ACCOUNT
 from refund_core.clients import ProviderClients
-from refund_core.errors import ConfigurationError, InvalidRequest, RefundServiceError
+from refund_core.errors import InvalidRequest, RefundServiceError
 from refund_core.http_api import (
     RouteShape,
     answer_api_event,
@@ -34,7 +34,7 @@ from refund_core.http_api import (
 )
 from refund_core.model import Refund
 from refund_core.secrets import prepare_secrets_client
-from refund_core.settings import DEFAULT_STUCK_PENDING_SECONDS, provider_function_settings
+from refund_core.settings import provider_function_settings
 from refund_core.timestamps import utc_now
 from refund_core.tracing import traced
 from refund_core.transport import shared_http_client
@@ -122,7 +122,7 @@ def check_for_poller(
         # Not an error: the refund is not final yet. Still pending after the deployment's
         # threshold is what the StuckRefunds alarm watches.
         age = (utc_now() - check.execution_started_at).total_seconds()
-        if age >= _stuck_pending_seconds():
+        if age >= provider_function_settings().stuck_pending_seconds:
             metrics.add_metric(name="StuckPendingChecks", unit=MetricUnit.Count, value=1)
         raise
     except RefundServiceError as error:
@@ -130,13 +130,6 @@ def check_for_poller(
         # in the poll checks' metrics first, when nobody calls the API.
         count_error(metrics, error)
         raise
-
-
-def _stuck_pending_seconds() -> float:
-    try:
-        return provider_function_settings().stuck_pending_seconds
-    except ConfigurationError:  # checks injected without a full environment (tests)
-        return DEFAULT_STUCK_PENDING_SECONDS
 
 
 def build_provider_api(

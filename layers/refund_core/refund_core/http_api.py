@@ -200,7 +200,12 @@ def install_error_handlers(
             error.account = request_account(app)
         logger.info(
             "request failed",
-            extra={"error_code": error.code, "provider": error.provider, "cause": _cause(error)},
+            extra={
+                "error_code": error.code,
+                "provider": error.provider,
+                "account": error.account,
+                "cause": _cause(error),
+            },
         )
         return answer(error)
 

@@ -16,8 +16,8 @@ DEFAULT_PROVIDER_TIMEOUT_SECONDS = 8.0
 DEFAULT_SECRET_MAX_AGE_SECONDS = 300
 # Accounts whose client (secret, parsed credentials) a warm function keeps: past this, the
 # least recently used is dropped and read again when next asked for.
-DEFAULT_STUCK_PENDING_SECONDS = 7 * 86_400
 DEFAULT_ACCOUNT_CACHE_SIZE = 2048
+DEFAULT_STUCK_PENDING_SECONDS = 7 * 86_400
 
 
 class ProviderFunctionSettings(BaseModel):
