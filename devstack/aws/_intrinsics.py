@@ -42,6 +42,11 @@ NAME_PROPERTY: Final[Mapping[str, str]] = {
     "AWS::SNS::Topic": "TopicName",
     "AWS::CloudWatch::Alarm": "AlarmName",
     "AWS::CloudWatch::Dashboard": "DashboardName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::Events::EventBus": "Name",
+    "AWS::Events::Archive": "ArchiveName",
+    "AWS::Events::Rule": "Name",
+    "AWS::Pipes::Pipe": "Name",
 }
 
 # Types whose Ref is an ARN rather than a name (as CloudFormation documents them).
@@ -166,6 +171,11 @@ class Resolver:
             "AWS::IAM::ManagedPolicy": f"arn:{p}:iam::{a}:policy/{name}",
             "AWS::SNS::Topic": f"arn:{p}:sns:{r}:{a}:{name}",
             "AWS::CloudWatch::Alarm": f"arn:{p}:cloudwatch:{r}:{a}:alarm:{name}",
+            "AWS::SQS::Queue": f"arn:{p}:sqs:{r}:{a}:{name}",
+            "AWS::Events::EventBus": f"arn:{p}:events:{r}:{a}:event-bus/{name}",
+            "AWS::Events::Archive": f"arn:{p}:events:{r}:{a}:archive/{name}",
+            "AWS::Events::Rule": f"arn:{p}:events:{r}:{a}:rule/{name}",
+            "AWS::Pipes::Pipe": f"arn:{p}:pipes:{r}:{a}:pipe/{name}",
             "AWS::Serverless::Api": (
                 f"arn:{p}:apigateway:{r}::/restapis/{self.rest_api_id(logical_id)}"
             ),
@@ -174,6 +184,14 @@ class Resolver:
         if resource_type not in arns:
             raise UnresolvableReference(f"{logical_id!r} ({resource_type}) has no ARN locally")
         return arns[resource_type]
+
+    def queue_url(self, logical_id: str) -> str:
+        """A queue's URL as SQS forms it (the local stack finds queues by name)."""
+        pseudo = self._pseudo
+        return (
+            f"https://sqs.{pseudo.region}.{pseudo.url_suffix}/{pseudo.account_id}/"
+            f"{self.physical_name(logical_id)}"
+        )
 
     def rest_api_id(self, logical_id: str) -> str:
         """A stable 10-character id standing in for API Gateway's generated one."""
@@ -194,6 +212,8 @@ class Resolver:
         resource_type = self._type(name)
         if resource_type == "AWS::Serverless::Api":
             return self.rest_api_id(name)
+        if resource_type == "AWS::SQS::Queue":
+            return self.queue_url(name)
         if resource_type in _REF_IS_ARN:
             return self.arn(name)
         if name in self._physical_ids:
@@ -207,8 +227,10 @@ class Resolver:
             attribute == "Id" and resource_type == "AWS::SecretsManager::Secret"
         ):
             return self.arn(logical_id)
-        if attribute == "Name":
+        if attribute in ("Name", "QueueName"):
             return self.physical_name(logical_id)
+        if attribute == "QueueUrl" and resource_type == "AWS::SQS::Queue":
+            return self.queue_url(logical_id)
         if attribute == "StreamArn" and resource_type == "AWS::DynamoDB::Table":
             return f"{self.arn(logical_id)}/stream/local"
         if attribute == "RootResourceId" and resource_type == "AWS::Serverless::Api":

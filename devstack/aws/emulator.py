@@ -42,11 +42,17 @@ from werkzeug.serving import make_server
 from devstack.aws import moto_patches
 from devstack.aws.errors import LocalAwsError, PortInUse
 from devstack.aws.lambdas import FAKE_CREDENTIALS, LambdaRuntime
+from devstack.aws.pipes import LocalPipe, PipeDefinition
 from devstack.aws.template import (
     ALARM,
+    ARCHIVE,
     DEFAULT_STACK_NAME,
+    EVENT_BUS,
     MONITORING_TYPES,
+    PIPE,
+    QUEUE,
     REGION,
+    RULE,
     SUBSCRIPTION,
     TOPIC,
     Template,
@@ -152,6 +158,7 @@ class LocalAws:
         self._previous_moto_port: str | None = None
         self._clients: dict[tuple[str, str], Any] = {}
         self._clients_lock = threading.Lock()
+        self._pipes: dict[str, LocalPipe] = {}
         self._session = boto3.session.Session(
             aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -209,6 +216,9 @@ class LocalAws:
     def stop(self) -> None:
         """Stop running executions, the workers and the server (safe to call twice)."""
         global _active
+        for pipe in self._pipes.values():
+            pipe.stop()
+        self._pipes.clear()
         if self._server is not None:
             try:
                 self._stop_executions()
@@ -303,6 +313,7 @@ class LocalAws:
         self._create_monitoring(template)
         for function in template.functions.values():
             self.lambdas.register(function)
+        self._create_events(template)
 
     def _create_monitoring(self, template: Template) -> None:
         """The alarm topic and its subscriptions, the alarms and the dashboard, as declared
@@ -323,6 +334,71 @@ class LocalAws:
                     cloudwatch.put_dashboard(
                         DashboardName=monitoring.name, DashboardBody=props["DashboardBody"]
                     )
+
+    def _create_events(self, template: Template) -> None:
+        """Queues, buses, archives and rules in moto as declared; each pipe run locally."""
+        sqs, events = self.client("sqs"), self.client("events")
+        for resource in template.events.values():
+            props = dict(resource.properties)
+            kind = resource.resource_type
+            if kind == QUEUE:
+                attributes = {
+                    key: json.dumps(value) if isinstance(value, bool) else str(value)
+                    for key, value in props.items()
+                    if key != "QueueName"
+                }
+                sqs.create_queue(QueueName=resource.name, Attributes=attributes)
+            elif kind == EVENT_BUS:
+                events.create_event_bus(Name=resource.name)
+            elif kind == ARCHIVE:
+                events.create_archive(
+                    ArchiveName=resource.name,
+                    EventSourceArn=props["SourceArn"],
+                    Description=props.get("Description", ""),
+                    EventPattern=json.dumps(props.get("EventPattern", {})),
+                    RetentionDays=int(props.get("RetentionDays", 0)),
+                )
+            elif kind == RULE:
+                bus = str(props.get("EventBusName", "default"))
+                events.put_rule(
+                    Name=resource.name,
+                    EventBusName=bus,
+                    EventPattern=json.dumps(props["EventPattern"]),
+                    State=props.get("State", "ENABLED"),
+                    Description=props.get("Description", ""),
+                )
+                if props.get("Targets"):
+                    events.put_targets(
+                        Rule=resource.name, EventBusName=bus, Targets=props["Targets"]
+                    )
+            elif kind == PIPE:
+                pipe = LocalPipe(
+                    PipeDefinition.from_resource(resource),
+                    dynamodb=self.client("dynamodb"),
+                    streams=self.client("dynamodbstreams"),
+                    events=events,
+                    sqs=sqs,
+                    invoke=self._invoke_for_pipe,
+                )
+                self._pipes[resource.logical_id] = pipe
+                pipe.start()
+
+    def _invoke_for_pipe(self, function_arn: str, event: Any) -> Any:
+        result = self.lambdas.invoke(function_arn, event)
+        if not result.ok:
+            raise LocalAwsError(f"{result.error_type}: {result.error_message}")
+        return result.payload
+
+    def pipe(self, logical_id: str) -> LocalPipe:
+        """The running local pipe of the template's `logical_id`."""
+        return self._pipes[logical_id]
+
+    def wait_for_pipes(self, timeout: float = 15.0) -> bool:
+        """True once every pipe has carried what the stream held when this was called."""
+        deadline = time.monotonic() + timeout
+        return all(
+            pipe.wait_idle(max(0.0, deadline - time.monotonic())) for pipe in self._pipes.values()
+        )
 
     def _post(self, path: str, body: Mapping[str, Any]) -> None:
         request = urllib.request.Request(  # noqa: S310 - our own loopback endpoint

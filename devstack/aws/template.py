@@ -47,12 +47,22 @@ ALARM: Final = "AWS::CloudWatch::Alarm"
 DASHBOARD: Final = "AWS::CloudWatch::Dashboard"
 TOPIC: Final = "AWS::SNS::Topic"
 SUBSCRIPTION: Final = "AWS::SNS::Subscription"
+QUEUE: Final = "AWS::SQS::Queue"
+QUEUE_POLICY: Final = "AWS::SQS::QueuePolicy"
+EVENT_BUS: Final = "AWS::Events::EventBus"
+ARCHIVE: Final = "AWS::Events::Archive"
+RULE: Final = "AWS::Events::Rule"
+PIPE: Final = "AWS::Pipes::Pipe"
 # Created in moto as declared (their properties are the API's own parameters).
 MONITORING_TYPES: Final = (TOPIC, SUBSCRIPTION, ALARM, DASHBOARD)
+# The events path, in creation order; the pipe is run by devstack.aws.pipes (moto moves
+# nothing through a pipe), the queue policy accepted and not enforced, like IAM.
+EVENT_TYPES: Final = (QUEUE, QUEUE_POLICY, EVENT_BUS, ARCHIVE, RULE, PIPE)
 
 SUPPORTED_TYPES: Final = frozenset(
     {FUNCTION, API, LAYER, SAM_STATE_MACHINE, CFN_STATE_MACHINE, TABLE, SECRET, LOG_GROUP}
     | set(MONITORING_TYPES)
+    | set(EVENT_TYPES)
 )
 # IAM is accepted and ignored: the local stack does not enforce permissions.
 IGNORED_TYPE_PREFIXES: Final = ("AWS::IAM::",)
@@ -132,6 +142,30 @@ CREATED_PROPERTIES: Final[Mapping[str, frozenset[str]]] = {
         }
     ),
     DASHBOARD: frozenset({"DashboardName", "DashboardBody"}),
+    QUEUE: frozenset(
+        {"QueueName", "MessageRetentionPeriod", "SqsManagedSseEnabled", "VisibilityTimeout"}
+    ),
+    QUEUE_POLICY: frozenset({"Queues", "PolicyDocument"}),
+    EVENT_BUS: frozenset({"Name"}),
+    ARCHIVE: frozenset(
+        {"ArchiveName", "Description", "SourceArn", "RetentionDays", "EventPattern"}
+    ),
+    RULE: frozenset({"Name", "Description", "EventBusName", "EventPattern", "State", "Targets"}),
+    # devstack.aws.pipes refuses, by name, the parameters inside these it cannot run.
+    PIPE: frozenset(
+        {
+            "Name",
+            "Description",
+            "RoleArn",  # not enforced
+            "Source",
+            "SourceParameters",
+            "Enrichment",
+            "Target",
+            "TargetParameters",
+            "LogConfiguration",  # the local pipe logs to the terminal
+            "DesiredState",
+        }
+    ),
 }
 
 # SAM Globals section → the resource type it applies to.
@@ -165,8 +199,9 @@ class Function:
 
 
 @dataclass(frozen=True)
-class Monitoring:
-    """An SNS topic or subscription, a CloudWatch alarm or dashboard: created as declared."""
+class DeclaredResource:
+    """A resource created from its declared properties, resolved (an SNS topic, an alarm, a
+    queue, an event bus or rule, a pipe...)."""
 
     logical_id: str
     resource_type: str
@@ -348,7 +383,9 @@ class Template:
     api: Api | None
     log_groups: Mapping[str, LogGroup] = field(default_factory=dict)
     # SNS topics and subscriptions, CloudWatch alarms and dashboards, by logical id.
-    monitoring: Mapping[str, Monitoring] = field(default_factory=dict)
+    monitoring: Mapping[str, DeclaredResource] = field(default_factory=dict)
+    # Queues, event buses, archives, rules and pipes (EVENT_TYPES), by logical id.
+    events: Mapping[str, DeclaredResource] = field(default_factory=dict)
 
     def function(self, key: str) -> Function:
         """A function by logical id, physical name or ARN."""
@@ -425,7 +462,8 @@ def load_template(
         secrets=builder.of_type(SECRET, builder.secret),
         api=builder.api(),
         log_groups=builder.of_type(LOG_GROUP, builder.log_group),
-        monitoring=builder.monitoring(),
+        monitoring=builder.declared(MONITORING_TYPES),
+        events=builder.declared(EVENT_TYPES),
     )
 
 
@@ -694,15 +732,17 @@ class _Builder:
             retention_in_days=None if retention is None else int(retention),
         )
 
-    def monitoring(self) -> dict[str, Monitoring]:
-        """Every topic, subscription, alarm and dashboard, its properties resolved."""
-        found: dict[str, Monitoring] = {}
-        for resource_type in MONITORING_TYPES:
-            found |= self.of_type(resource_type, partial(self._monitoring, kind=resource_type))
+    def declared(self, resource_types: tuple[str, ...]) -> dict[str, DeclaredResource]:
+        """Every resource of `resource_types`, in that order, its properties resolved."""
+        found: dict[str, DeclaredResource] = {}
+        for resource_type in resource_types:
+            found |= self.of_type(resource_type, partial(self._declared, kind=resource_type))
         return found
 
-    def _monitoring(self, logical_id: str, props: Mapping[str, Any], *, kind: str) -> Monitoring:
-        return Monitoring(
+    def _declared(
+        self, logical_id: str, props: Mapping[str, Any], *, kind: str
+    ) -> DeclaredResource:
+        return DeclaredResource(
             logical_id=logical_id,
             resource_type=kind,
             name=self._resolver.physical_name(logical_id),

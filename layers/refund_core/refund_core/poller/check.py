@@ -207,14 +207,14 @@ def run_check(
             account=account,
         )
 
-    def end_poll(state: PollingState) -> None:
+    def end_poll(state: PollingState, code: str) -> None:
         records.mark_polling_state(
-            provider, refund_id, state, at=now(), execution_arn=arn, account=account
+            provider, refund_id, state, at=now(), execution_arn=arn, account=account, code=code
         )
 
     calls = records.begin_check(provider, refund_id, execution_arn=arn, account=account)
     if age >= watch.budget_seconds or calls > watch.max_checks:
-        end_poll(PollingState.TIMED_OUT)
+        end_poll(PollingState.TIMED_OUT, RefundPollingTimedOut.code)
         raise RefundPollingTimedOut(
             f"gave up after {calls - 1} checks and {age:.0f} s without a final status",
             provider=provider,
@@ -231,11 +231,11 @@ def run_check(
             wait = min(watch.first_check_seconds, watch.not_found_grace_seconds - age)
             wait = wait_within_budget(wait, age, watch)
             raise pending_error(wait, "not visible at the provider yet") from None
-        end_poll(PollingState.NOT_FOUND)
+        end_poll(PollingState.NOT_FOUND, error.code)
         raise
     except ProviderAuthFailed as error:
         count_failed_check(error)
-        end_poll(PollingState.AUTH_FAILED)
+        end_poll(PollingState.AUTH_FAILED, error.code)
         raise
     except ProviderError as error:
         count_failed_check(error)

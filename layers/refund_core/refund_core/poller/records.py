@@ -15,6 +15,12 @@ by a write, so two pollers (or a late, slow check) racing each other cannot brea
 
 An observation is tried as the most likely write first (a refresh of the same status), and the
 condition-failure answer (`ReturnValuesOnConditionCheckFailure=ALL_OLD`) picks the next one.
+
+Every write that appends to `history`, and every end of a poll without a final status, is a
+`TransactWriteItems` with the refund's outbox item (`refund_core.events.outbox`): the event
+exists if and only if the change was stored. Its `sequence` is the new entry's position, known
+from the refused write's old item and held by a condition on the history's size, so a writer
+that raced this one makes the transaction fail instead of numbering two changes alike.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, cast
 
 from refund_core.accounts import DEFAULT_ACCOUNT
+from refund_core.events.model import EndedPollingState, polling_ended, status_changed
+from refund_core.events.outbox import outbox_write
 from refund_core.model import Refund, RefundStatus
 from refund_core.timestamps import format_rfc3339
 
@@ -34,7 +42,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 # One write per rule that could apply; more only when other writers keep racing this one.
-_MAX_ATTEMPTS = 4
+_MAX_ATTEMPTS = 6
 # Settled records stay queryable for months, then DynamoDB's TTL removes them.
 RECORD_RETENTION = timedelta(days=180)
 # The template's index of each account's records by their last change (template.yaml).
@@ -116,21 +124,31 @@ class RefundRecords:
         # Most checks see the status the record already has: try that write first, and let
         # the item a refused write returns decide the next one (at most one per rule).
         attempt: WriteOutcome | None = WriteOutcome.REFRESHED
-        stored: str | None = None
+        current: Mapping[str, Any] = {}
         for _ in range(_MAX_ATTEMPTS):
             if attempt is None:
                 break
-            checks, current = self._try(
-                attempt, refund, execution_arn=execution_arn, checked_at=checked_at
-            )
+            if attempt is WriteOutcome.REFRESHED:
+                checks, refused = self._try(
+                    refund, execution_arn=execution_arn, checked_at=checked_at
+                )
+            else:
+                checks, refused = self._try_change(
+                    attempt, refund, current, execution_arn=execution_arn, checked_at=checked_at
+                )
             if checks is not None:
-                # (`stored` is what the refused write saw: the status this one replaced.)
+                # (`current` is what the refused write saw: the status this one replaced.)
+                stored = current.get("status", {}).get("S")
                 replaced = RefundStatus(stored) if stored else None
                 if replaced is None or not replaced.terminal or replaced is refund.status:
                     replaced = None
                 return WriteResult(attempt, checks, refund.status, replaced_final=replaced)
+            if refused is None:  # a transaction in flight on the item: look again
+                attempt = WriteOutcome.REFRESHED
+                continue
+            current = refused
             attempt = _next_attempt(refund, current)
-            stored = current.get("status", {}).get("S")
+        stored = current.get("status", {}).get("S")
         checks = self.count_check(
             refund.provider,
             refund.refund_id,
@@ -253,6 +271,7 @@ class RefundRecords:
         execution_arn: str | None = None,
         error: str | None = None,
         message: str | None = None,
+        code: str | None = None,
         account: str = DEFAULT_ACCOUNT,
     ) -> None:
         """The poll ended without settling (not found, auth failed, timed out, failed).
@@ -260,6 +279,7 @@ class RefundRecords:
         `error` (a contract error code) goes to `last_error`; with `message` as well, the
         record also gets `error: {code, message, at}` (the `failed` state says why).
         A settled record is never moved to another polling state: what was settled stays so.
+        The change publishes one `Refund Polling Ended` with `code` (default: `error`).
         """
         names = {"#state": "polling_state"}
         values: dict[str, Any] = {
@@ -289,15 +309,46 @@ class RefundRecords:
             values[":failure"] = {
                 "M": {"code": {"S": error}, "message": {"S": message}, "at": values[":at"]}
             }
-        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
-            self._client.update_item(
-                TableName=self._table,
-                Key=record_key(provider, refund_id, account),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="attribute_not_exists(#state) OR #state <> :settled",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
+        key = record_key(provider, refund_id, account)
+        for _ in range(_MAX_ATTEMPTS):
+            stored = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get(
+                "Item", {}
             )
+            if stored.get("polling_state", {}).get("S") == PollingState.SETTLED.value:
+                return
+            seen = len(stored.get("history", {}).get("L", []))
+            request: dict[str, Any] = {
+                "UpdateExpression": "SET " + ", ".join(sets),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": dict(values),
+            }
+            request["ConditionExpression"] = (
+                "(attribute_not_exists(#state) OR #state <> :settled) AND "
+                + _history_size_is(seen, request)
+            )
+            ended_before = stored.get("polling_state", {}).get("S") == state.value and (
+                stored.get("execution_arn", {}).get("S") == execution_arn
+            )
+            if ended_before:
+                # The same poll ending the same way again (a retried check): its event exists.
+                with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+                    self._client.update_item(TableName=self._table, Key=key, **request)
+                return
+            status = stored.get("status", {}).get("S")
+            event = polling_ended(
+                provider=provider,
+                account=account,
+                refund_id=refund_id,
+                polling_state=_ended_state(state),
+                code=code or error,
+                status=RefundStatus(status) if status else None,
+                sequence=seen,
+                ended_at=at,
+                execution_arn=execution_arn,
+            )
+            if self._transact(key, request, outbox_write(self._table, event, at=at)) is _COMMITTED:
+                return
+            # Refused (a check settled it or appended meanwhile) or held: read it again.
 
     # --- reads -----------------------------------------------------------------------------
 
@@ -424,15 +475,13 @@ class RefundRecords:
     # --- the conditional writes ------------------------------------------------------------
 
     def _try(
-        self,
-        attempt: WriteOutcome,
-        refund: Refund,
-        *,
-        execution_arn: str | None,
-        checked_at: datetime,
-    ) -> tuple[int | None, Mapping[str, Any]]:
-        """Run one conditional write: (checks, {}) when it applied, else (None, current item)."""
-        request = _observation_write(attempt, refund, execution_arn, checked_at)
+        self, refund: Refund, *, execution_arn: str | None, checked_at: datetime
+    ) -> tuple[int | None, Mapping[str, Any] | None]:
+        """The refresh write (same status, newer data): (checks, None) when it applied, else
+        (None, the current item), or (None, None) when a transaction held the item."""
+        from botocore.exceptions import ClientError
+
+        request = _observation_write(WriteOutcome.REFRESHED, refund, execution_arn, checked_at)
         try:
             answer = self._client.update_item(
                 TableName=self._table,
@@ -442,9 +491,97 @@ class RefundRecords:
                 **request,
             )
         except self._client.exceptions.ConditionalCheckFailedException as refused:
-            item = cast(Mapping[str, Any], refused.response.get("Item", {}))
-            return None, item
-        return int(answer["Attributes"]["checks"]["N"]), {}
+            return None, cast(Mapping[str, Any], refused.response.get("Item", {}))
+        except ClientError as error:
+            if _is_transaction_conflict(error):
+                return None, None
+            raise
+        return int(answer["Attributes"]["checks"]["N"]), None
+
+    def _try_change(
+        self,
+        attempt: WriteOutcome,
+        refund: Refund,
+        current: Mapping[str, Any],
+        *,
+        execution_arn: str | None,
+        checked_at: datetime,
+    ) -> tuple[int | None, Mapping[str, Any] | None]:
+        """A write that appends to history, with its event in the same transaction.
+
+        `current` is the item the last refused write returned: the event's sequence and
+        previous status come from it, and a condition on the history's size makes sure they
+        are still true when the transaction commits."""
+        seen = len(current.get("history", {}).get("L", []))
+        previous = current.get("status", {}).get("S")
+        request = _observation_write(attempt, refund, execution_arn, checked_at)
+        request["ConditionExpression"] = (
+            f"({request['ConditionExpression']}) AND {_history_size_is(seen, request)}"
+        )
+        event = status_changed(
+            refund,
+            sequence=seen + 1,
+            previous_status=RefundStatus(previous) if previous else None,
+            late_failure=attempt is WriteOutcome.LATE_FAILURE,
+        )
+        key = record_key(refund.provider, refund.refund_id, refund.account)
+        refused = self._transact(key, request, outbox_write(self._table, event, at=checked_at))
+        if refused is not _COMMITTED:
+            return None, refused
+        # (A transaction returns no values: the count is the one the old item had, plus this.)
+        return int(current.get("checks", {}).get("N", "0")) + 1, None
+
+    def _transact(
+        self, key: Mapping[str, Any], record_update: Mapping[str, Any], outbox: Mapping[str, Any]
+    ) -> Mapping[str, Any] | None:
+        """Commit the record's conditional update and the outbox write together.
+
+        `_COMMITTED` when both were written; else the record as the refused condition saw it,
+        or None when another transaction held the item (nothing was written either way)."""
+        from botocore.exceptions import ClientError
+
+        update = {
+            "TableName": self._table,
+            "Key": key,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            **record_update,
+        }
+        try:
+            self._client.transact_write_items(TransactItems=cast(Any, [{"Update": update}, outbox]))
+        except self._client.exceptions.TransactionCanceledException as cancelled:
+            reasons = cancelled.response.get("CancellationReasons") or [{}]
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                return cast(Mapping[str, Any], reasons[0].get("Item", {}))
+            if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
+                return None
+            raise
+        except ClientError as error:
+            if _is_transaction_conflict(error):
+                return None
+            raise
+        return _COMMITTED
+
+
+_COMMITTED: Mapping[str, Any] = {"committed": {"BOOL": True}}
+
+
+def _ended_state(state: PollingState) -> EndedPollingState:
+    if state in (PollingState.POLLING, PollingState.SETTLED):
+        raise ValueError(f"a poll does not end in {state.value!r} without a final status")
+    return cast(EndedPollingState, state.value)
+
+
+def _is_transaction_conflict(error: Exception) -> bool:
+    code = getattr(error, "response", {}).get("Error", {}).get("Code")
+    return code in ("TransactionConflictException", "TransactionInProgressException")
+
+
+def _history_size_is(size: int, request: dict[str, Any]) -> str:
+    """A condition that the stored history has `size` entries (adds its value to `request`)."""
+    if size == 0:
+        return "attribute_not_exists(history)"
+    request["ExpressionAttributeValues"][":history_size"] = {"N": str(size)}
+    return "size(history) = :history_size"
 
 
 def _observation_write(
