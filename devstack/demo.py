@@ -6,7 +6,9 @@ that does not exist), reads each through the API, starts a watch on each and wai
 poller (waits shortened through the watch's schedule overrides, not by editing the ASL),
 asks for a refresh of the late failure, and prints what was observed and stored. Two
 merchant accounts at each provider hold one same refund id, one succeeding and one failing:
-their answers and records stay apart.
+their answers and records stay apart. Last, each refund's events as a consumer's queue on the
+stack's bus received them: one per history entry, numbered in order, and one for each poll
+that ended without a final status.
 Exits 1 if anything did not come out as scripted.
 """
 
@@ -14,11 +16,12 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from devstack.event_tap import one_line
 from devstack.stack import ACCOUNTS, PROVIDERS, LocalStack, StackPorts
 
 # The overrides of contract section 5: checks about a second apart, a short budget.
@@ -82,6 +85,7 @@ class Row:
     account: str = "default"
     first_answer: str = ""
     record: dict[str, Any] | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def path(self) -> str:
@@ -97,6 +101,22 @@ class Row:
             and record.get("polling_state") == self.scenario.expected_state
             and bool(record.get("late_failure")) == self.scenario.late_failure
             and record.get("account") == self.account
+            and self.events_match_history
+        )
+
+    @property
+    def events_match_history(self) -> bool:
+        """One Status Changed per history entry, numbered 1..n in order, and a Polling Ended
+        for a poll that ended without a final status."""
+        record = self.record or {}
+        changes = [e["detail"] for e in self.events if e["detail-type"] == "Refund Status Changed"]
+        ended = [e["detail"] for e in self.events if e["detail-type"] == "Refund Polling Ended"]
+        history = [entry["status"] for entry in record.get("history", [])]
+        return (
+            [c["status"] for c in changes] == history
+            and [c["metadata"]["sequence"] for c in changes] == list(range(1, len(history) + 1))
+            and [e["polling_state"] for e in ended]
+            == ([] if self.scenario.expected_state == "settled" else [self.scenario.expected_state])
         )
 
 
@@ -124,7 +144,9 @@ def run_demo(stack: LocalStack, out: Any = sys.stdout) -> bool:
             )
         _wait_until_settled(api, late)
         unfinished = _list_unfinished(api)
+    _collect_events(stack, rows)
     _print_table(rows, out)
+    _print_events(rows, out)
     expected = {
         row.refund_id for row in rows if row.scenario.expected_state != "settled"
         and row.account == "default"
@@ -140,6 +162,27 @@ def run_demo(stack: LocalStack, out: Any = sys.stdout) -> bool:
         )
     listed = {record["refund_id"] for record in unfinished}
     return all(row.ok for row in rows) and listed == expected
+
+
+def _collect_events(stack: LocalStack, rows: list[Row]) -> None:
+    """Each row's events, as the tap (a consumer's queue on the bus) received them."""
+    if stack.aws is None or stack.event_tap is None:
+        raise RuntimeError("the local stack is not running")
+    stack.aws.wait_for_pipes()
+    stack.event_tap.collect()
+    for row in rows:
+        row.events = stack.event_tap.of_refund(row.provider, row.account, row.refund_id)
+
+
+def _print_events(rows: list[Row], out: Any) -> None:
+    total = sum(len(row.events) for row in rows)
+    out.write(
+        f"\nrefund events on the bus: {total}, one per history entry and one per poll that "
+        "ended without a final status, each refund's in order (as a consumer's queue got them):\n"
+    )
+    for row in rows:
+        for event in row.events:
+            out.write(f"  {one_line(event)}\n")
 
 
 def _list_unfinished(api: httpx.Client) -> list[dict[str, Any]]:

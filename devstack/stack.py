@@ -17,6 +17,7 @@ from typing import Any
 
 from devstack.aws.emulator import LocalAws
 from devstack.aws.template import Function
+from devstack.event_tap import TAP_QUEUE, EventTap
 from devstack.gateway import LocalApiGateway
 from devstack.sandboxes import Sandbox, start_sandbox
 
@@ -66,6 +67,8 @@ class LocalStack:
     account_sandboxes: dict[tuple[str, str], Sandbox] = field(default_factory=dict)
     aws: LocalAws | None = None
     gateway: LocalApiGateway | None = None
+    # A consumer's queue subscribed to every refund event on the stack's bus.
+    event_tap: EventTap | None = None
 
     def __enter__(self) -> LocalStack:
         try:
@@ -107,6 +110,7 @@ class LocalStack:
             env_overrides=quiet_env if self.quiet else None,
         )
         self.aws.start()
+        self.event_tap = EventTap.attach(self.aws)
         for provider, function in self.provider_functions().items():
             secret_id = function.environment["PROVIDER_SECRET_ID"]
             self.aws.put_secret(secret_id, self.secret_for(provider))
@@ -174,6 +178,10 @@ class LocalStack:
         return found
 
     @property
+    def aws_port(self) -> int:
+        return self._running_aws().port
+
+    @property
     def url(self) -> str:
         if self.gateway is None:
             raise RuntimeError("the local stack is not running")
@@ -233,6 +241,10 @@ class LocalStack:
             f"    curl -s {self.url}/accounts/store-z/refunds/gr4vy/{SHARED_REFUND_ID}"
             "   # 404 account_not_found",
             f"    AWS_ENDPOINT_URL={aws.endpoint_url} .venv/bin/refund-accounts list gr4vy",
+            "  refund events (every status change, on the stack's bus), as they arrive:",
+            f"    .venv/bin/python -m devstack events --aws-port {self.aws_port}",
+            f"    AWS_ENDPOINT_URL={aws.endpoint_url} aws sqs receive-message --queue-url "
+            f"{aws.endpoint_url}/{aws.template.account_id}/{TAP_QUEUE}",
             "  Ctrl-C stops everything.",
         ]
         return "\n".join(lines)

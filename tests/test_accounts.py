@@ -20,6 +20,7 @@ import respx
 from moto import mock_aws
 
 from refund_core.clients import ProviderClients
+from refund_core.events.outbox import outbox_key
 from refund_core.handler import build_lambda_handler
 from refund_core.model import Refund, RefundStatus
 from refund_core.poller.records import RefundRecords, record_key
@@ -557,16 +558,19 @@ def _dynamodb_grants(function: str) -> list[tuple[set[str], str, Any]]:
 def test_each_function_may_update_its_own_providers_records_only(
     function: str, provider: str
 ) -> None:
-    """Every record write is one conditional UpdateItem (records.py), keyed `provider#...`
-    for every account (record_key): nothing more is granted."""
+    """Every record write is a conditional UpdateItem (records.py; a status change's is one
+    of a TransactWriteItems, which IAM authorizes item by item), plus the GetItem of an ending
+    poll, keyed `provider#...` for every account (record_key) and for the refund's outbox
+    item (outbox_key): nothing more is granted."""
     (grant,) = _dynamodb_grants(function)
     actions, resource, condition = grant
-    assert actions == {"dynamodb:UpdateItem"}
+    assert actions == {"dynamodb:UpdateItem", "dynamodb:GetItem"}
     assert resource == RECORDS_TABLE_ARN  # the table, not its index (no Query)
     assert condition == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{provider}#*"]}}
     for account in ("default", "store-42"):
         key = record_key(provider, "re_1", account)["pk"]["S"]
         assert fnmatchcase(key, f"{provider}#*")
+        assert fnmatchcase(outbox_key(provider, account, "re_1")["pk"]["S"], f"{provider}#*")
         for other in {"convergegate", "surecart", "gr4vy", "shoplazza"} - {provider}:
             assert not fnmatchcase(record_key(other, "re_1", account)["pk"]["S"], f"{provider}#*")
 

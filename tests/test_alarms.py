@@ -22,7 +22,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from devstack.aws.template import ALARM, DASHBOARD, Template, load_template
+from devstack.aws.template import ALARM, DASHBOARD, QUEUE, Template, load_template
 from refund_core.errors import (
     ConfigurationError,
     ProviderAuthFailed,
@@ -162,6 +162,7 @@ def test_every_alarm_on_our_metrics_watches_one_the_code_emits(
 def test_alarms_on_aws_metrics_name_the_templates_own_resources(template: Template) -> None:
     functions = {f.name for f in template.functions.values()}
     machines = {m.arn for m in template.state_machines.values()}
+    queues = {r.name for r in template.events.values() if r.resource_type == QUEUE}
     api = template.api
     assert api is not None
     for logical_id, alarm in alarms(template).items():
@@ -173,6 +174,8 @@ def test_alarms_on_aws_metrics_name_the_templates_own_resources(template: Templa
                 assert named["StateMachineArn"] in machines, logical_id
             elif namespace == "AWS/ApiGateway":
                 assert named == {"ApiName": api.name, "Stage": api.stage_name}, logical_id
+            elif namespace == "AWS/SQS":
+                assert named["QueueName"] in queues, logical_id
             else:
                 assert namespace == "RefundStatus", logical_id
 

@@ -171,17 +171,25 @@ class LocalPipe:
         events: Any,
         sqs: Any,
         invoke: Invoke,
-        poll_seconds: float = 0.05,
+        poll_seconds: float = 0.02,
+        idle_poll_seconds: float = 0.5,
         now: Callable[[], float] = time.time,
     ) -> None:
         self.definition = definition
         self.stats = PipeStats()
-        self._dynamodb, self._streams, self._events, self._sqs = dynamodb, streams, events, sqs
+        # The client the pipe publishes with (a test wraps it to make the bus fail).
+        self.events = events
+        self._dynamodb, self._streams, self._sqs = dynamodb, streams, sqs
         self._invoke = invoke
-        self._poll_seconds = poll_seconds
+        # After a record, poll again soon; idle, back off to idle_poll_seconds (wait_idle and
+        # stop wake the loop at once), so an idle stack does not keep a core busy.
+        self._poll_seconds, self._idle_poll_seconds = poll_seconds, idle_poll_seconds
         self._now = now
         self._iterators: dict[str, str | None] = {}
+        self._stream: tuple[str, float] | None = None  # (ARN, when its shards were listed)
+        self._shard_ids: list[str] = []
         self._stop = threading.Event()
+        self._wake = threading.Event()
         # Polls started, and the start number of the last poll that found nothing new.
         self._polls = 0
         self._last_idle_poll = -1
@@ -195,6 +203,7 @@ class LocalPipe:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
 
@@ -203,11 +212,13 @@ class LocalPipe:
         or dead-lettered them): a poll that started after the call found nothing new."""
         with self._progress:
             called_at = self._polls
+            self._wake.set()
             return self._progress.wait_for(lambda: self._last_idle_poll > called_at, timeout)
 
     # ------------------------------------------------------------------ the loop
 
     def _run(self) -> None:
+        pause = self._poll_seconds
         while not self._stop.is_set():
             with self._progress:
                 self._polls += 1
@@ -217,24 +228,32 @@ class LocalPipe:
             except Exception as exc:  # keep the pipe alive; say why, as Pipes' logs would
                 self.stats.errors.append(f"{type(exc).__name__}: {exc}")
                 moved = True  # not idle: it did not read to the end
-                self._stop.wait(self._poll_seconds)
-            if not moved:
+            if moved:
+                pause = self._poll_seconds
+            else:
                 with self._progress:
                     self._last_idle_poll = started
                     self._progress.notify_all()
-                self._stop.wait(self._poll_seconds)
+                pause = min(pause * 2, self._idle_poll_seconds)
+            self._wake.wait(pause)
+            self._wake.clear()
+
+    def _shards(self) -> tuple[str, list[str]]:
+        """The stream's ARN and shard ids, listed again at most once a second."""
+        if self._stream is None or self._now() - self._stream[1] > 1.0:
+            table = self._dynamodb.describe_table(TableName=self.definition.table_name)["Table"]
+            if not table.get("LatestStreamArn"):
+                raise TemplateError(f"{self.definition.table_name} has no stream")
+            self._stream = (table["LatestStreamArn"], self._now())
+            description = self._streams.describe_stream(StreamArn=self._stream[0])
+            self._shard_ids = [s["ShardId"] for s in description["StreamDescription"]["Shards"]]
+        return self._stream[0], self._shard_ids
 
     def _poll_once(self) -> bool:
         """Read each shard once and deliver what it held; True when any record was read."""
-        stream_arn = self._dynamodb.describe_table(TableName=self.definition.table_name)[
-            "Table"
-        ].get("LatestStreamArn")
-        if not stream_arn:
-            raise TemplateError(f"{self.definition.table_name} has no stream")
-        shards = self._streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
+        stream_arn, shard_ids = self._shards()
         moved = False
-        for shard in shards:
-            shard_id = shard["ShardId"]
+        for shard_id in shard_ids:
             if shard_id not in self._iterators:
                 self._iterators[shard_id] = self._streams.get_shard_iterator(
                     StreamArn=stream_arn,
@@ -245,7 +264,7 @@ class LocalPipe:
             if iterator is None:  # a closed shard, read to its end
                 continue
             answer = self._streams.get_records(ShardIterator=iterator)
-            records = [_as_pipe_record(r, stream_arn) for r in answer.get("Records", [])]
+            records = [as_pipe_record(r, stream_arn) for r in answer.get("Records", [])]
             if records:
                 moved = True
                 self._deliver_in_order(records)
@@ -298,7 +317,7 @@ class LocalPipe:
             self._entry(record, detail) for record, detail in zip(batch, details, strict=True)
         ]
         try:
-            answer = self._events.put_events(Entries=entries)
+            answer = self.events.put_events(Entries=entries)
         except Exception as exc:  # the bus unreachable, throttled as an error...
             raise DeliveryFailed(f"PutEvents failed: {type(exc).__name__}: {exc}") from exc
         failed = int(answer.get("FailedEntryCount", 0))
@@ -355,7 +374,7 @@ class LocalPipe:
         self._sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
 
 
-def _as_pipe_record(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
+def as_pipe_record(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
     """A Streams API record as a pipe's source event carries it (JSON: epoch seconds)."""
     shaped = json.loads(json.dumps(record, default=_epoch_seconds))
     shaped["eventSourceARN"] = stream_arn

@@ -191,15 +191,15 @@ def test_parameter_overrides_and_stack_name_reach_the_environment() -> None:
 
 def test_an_unknown_resource_type_is_refused_by_name(tmp_path: Path) -> None:
     raw = decoded_template()
-    raw["Resources"]["RefundQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
+    raw["Resources"]["RefundStream"] = {"Type": "AWS::Kinesis::Stream", "Properties": {}}
     raw["Resources"]["SomeRole"] = {"Type": "AWS::IAM::Role", "Properties": {}}  # ignored
 
-    with pytest.raises(UnsupportedResource, match="RefundQueue") as caught:
+    with pytest.raises(UnsupportedResource, match="RefundStream") as caught:
         load_template(write_template_copy(tmp_path, raw))
 
-    assert caught.value.logical_id == "RefundQueue"
-    assert caught.value.resource_type == "AWS::SQS::Queue"
-    assert "AWS::SQS::Queue" in str(caught.value)
+    assert caught.value.logical_id == "RefundStream"
+    assert caught.value.resource_type == "AWS::Kinesis::Stream"
+    assert "AWS::Kinesis::Stream" in str(caught.value)
 
 
 @pytest.mark.parametrize(

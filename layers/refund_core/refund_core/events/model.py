@@ -163,6 +163,10 @@ def events_json_schema() -> dict[str, Any]:
         [(RefundStatusChanged, "serialization"), (RefundPollingEnded, "serialization")],
         ref_template="#/$defs/{model}",
     )
+    for definition in definitions["$defs"].values():
+        # Every field is always sent (null when there is no value): all are required.
+        if "properties" in definition:
+            definition["required"] = list(definition["properties"])
     envelope = {
         "type": "object",
         "required": ["source", "detail-type", "detail"],
