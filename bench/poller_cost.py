@@ -76,13 +76,24 @@ SFN_STANDARD_PER_TRANSITION = 0.025 / 1_000
 # "AWS Lambda Pricing": Arm, $0.20 per 1M requests and $0.0000133334 per GB-second.
 LAMBDA_ARM_PER_REQUEST = 0.20 / 1_000_000
 LAMBDA_ARM_PER_GB_SECOND = 0.0000133334
-# "Amazon DynamoDB Pricing" (on-demand): $0.625 per million write request units.
+# "Amazon DynamoDB Pricing" (on-demand): $0.625 per million write request units; a
+# transactional write costs 2 WRU per KB.
 DYNAMODB_ON_DEMAND_PER_WRU = 0.625 / 1_000_000
+# Events (contract section 7). "Amazon EventBridge Pricing": custom events $1.00 per million
+# (per 64 KB chunk); Pipes $0.40 per million requests counted after filtering (per 64 KB).
+EVENTBRIDGE_PER_EVENT = 1.00 / 1_000_000
+PIPES_PER_REQUEST = 0.40 / 1_000_000
 
 # Assumptions of the cost model.
 LAMBDA_MEMORY_GB = 256 / 1024
 LAMBDA_BILLED_SECONDS_PER_CHECK = 0.3
 WRU_PER_WRITE = 1  # an item under 1 KB; a record with a long history costs more per write
+# An event: its change's record write becomes transactional (2x) and adds the outbox item
+# (about 1.5 KB: the detail holds the whole refund; 2 KB, transactional), then one Pipe request,
+# one enrichment invocation (BatchSize 1; ~10 ms billed at 256 MB) and one custom event.
+OUTBOX_ITEM_KB = 2
+EVENT_EXTRA_WRU = WRU_PER_WRITE + 2 * OUTBOX_ITEM_KB
+ENRICHMENT_BILLED_SECONDS = 0.01
 LAMBDA_OVERHEAD_SECONDS = 1.0  # wall time of one check, start of invoke to stored observation
 
 # --------------------------------------------------------------------------- contract bars
@@ -505,6 +516,8 @@ class _Records:
     def __init__(self) -> None:
         self.checks = 0
         self.writes = 0
+        self.events = 0  # one per stored status change, one per poll ended without a final one
+        self.status: str | None = None
 
     def begin_check(
         self, provider: str, refund_id: str, *, execution_arn: str, account: str = "default"
@@ -518,9 +531,13 @@ class _Records:
 
     def mark_polling_state(self, *args: Any, **kwargs: Any) -> None:
         self.writes += 1
+        self.events += 1  # Refund Polling Ended
 
     def record_observation(self, refund: _Refund, **kwargs: Any) -> WriteResult:
         self.writes += 1
+        if refund.status.value != self.status:  # a new history entry: Refund Status Changed
+            self.status = refund.status.value
+            self.events += 1
         return WriteResult(WriteOutcome.REFRESHED, self.checks, RefundStatus(refund.status.value))
 
 
@@ -531,10 +548,28 @@ class Run:
     reads: list[float]
     writes: int
     finished_at: float
+    events: int = 0
 
     @property
     def dollars(self) -> float:
         return cost_dollars(self.tally.transitions, self.tally.invocations, self.writes)
+
+    @property
+    def event_dollars(self) -> float:
+        return events_dollars(self.events)
+
+
+def events_dollars(events: int) -> float:
+    """What `events` cost end to end: the transactional write and outbox item, the Pipe's
+    request, the enrichment's invocation and the custom event."""
+    per_event = (
+        EVENT_EXTRA_WRU * DYNAMODB_ON_DEMAND_PER_WRU
+        + PIPES_PER_REQUEST
+        + LAMBDA_ARM_PER_REQUEST
+        + LAMBDA_MEMORY_GB * ENRICHMENT_BILLED_SECONDS * LAMBDA_ARM_PER_GB_SECOND
+        + EVENTBRIDGE_PER_EVENT
+    )
+    return events * per_event
 
 
 def cost_dollars(transitions: int, invocations: int, writes: int) -> float:
@@ -598,7 +633,7 @@ def simulate(
     expected = "succeeded" if math.isfinite(settles_after) else "failed:RefundPollingTimedOut"
     if tally.outcome != expected:
         raise RuntimeError(f"{strategy.key}: expected {expected}, the model gave {tally.outcome}")
-    return Run(tally, source.reads, records.writes, clock.t)
+    return Run(tally, source.reads, records.writes, clock.t, records.events)
 
 
 # --------------------------------------------------------------------------- detection delay
@@ -725,6 +760,8 @@ class Row:
     settle_delay: Spread | None
     dollars: Spread
     history_limit_hit_at: float | None  # earliest over runs, seconds after the start
+    events: Spread
+    event_dollars: Spread
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -747,6 +784,8 @@ class Row:
             ),
             "dollars": self.dollars.as_dict(),
             "history_limit_hit_at_seconds": self.history_limit_hit_at,
+            "events": self.events.as_dict(),
+            "event_dollars": self.event_dollars.as_dict(),
         }
 
 
@@ -813,6 +852,11 @@ class Report:
                     "lambda_billed_seconds_per_check": LAMBDA_BILLED_SECONDS_PER_CHECK,
                     "dynamodb_per_wru": DYNAMODB_ON_DEMAND_PER_WRU,
                     "wru_per_write": WRU_PER_WRITE,
+                    "eventbridge_per_event": EVENTBRIDGE_PER_EVENT,
+                    "pipes_per_request": PIPES_PER_REQUEST,
+                    "event_extra_wru": EVENT_EXTRA_WRU,
+                    "enrichment_billed_seconds": ENRICHMENT_BILLED_SECONDS,
+                    "per_event": events_dollars(1),
                 },
             },
             "rows": [row.as_dict() for row in self.rows],
@@ -877,6 +921,8 @@ def _row(case: Case, strategy: Strategy, results: list[Run]) -> Row:
         settle_delay=Spread.of(settles) if settles else None,
         dollars=Spread.of([r.dollars for r in results]),
         history_limit_hit_at=min(hits) if hits else None,
+        events=Spread.of([r.events for r in results]),
+        event_dollars=Spread.of([r.event_dollars for r in results]),
     )
 
 
@@ -899,7 +945,8 @@ def _pair(spread: Spread, fmt: Callable[[float], str] = lambda v: f"{v:,.0f}") -
 def format_table(report: Report) -> str:
     head = (
         f"{'settles':<9}{'strategy':<16}{'transitions':>12}{'lambda':>9}{'history ev.':>14}"
-        f"{'seen after':>12}{'worst delay':>13}{'ratio':>7}{'$/refund':>11}  note"
+        f"{'seen after':>12}{'worst delay':>13}{'ratio':>7}{'$/refund':>11}{'events':>8}"
+        f"{'events $':>11}  note"
     )
     lines = [head, "-" * len(head)]
     for row in report.rows:
@@ -916,7 +963,7 @@ def format_table(report: Report) -> str:
             f"{row.case.label:<9}{row.strategy.label:<16}{_pair(row.transitions):>12}"
             f"{_pair(row.invocations):>9}{_pair(row.history_events):>14}{seen:>12}"
             f"{duration(row.worst_delay.max):>13}{row.worst_ratio.max:>7.2f}"
-            f"{row.dollars.max:>11.5f}  {note}"
+            f"{row.dollars.max:>11.5f}{_pair(row.events):>8}{row.event_dollars.max:>11.7f}  {note}"
         )
     return "\n".join(lines)
 

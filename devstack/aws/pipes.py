@@ -188,6 +188,7 @@ class LocalPipe:
         self._iterators: dict[str, str | None] = {}
         self._stream: tuple[str, float] | None = None  # (ARN, when its shards were listed)
         self._shard_ids: list[str] = []
+        self._shard_id = ""  # the shard being delivered (its dead letters name it)
         self._stop = threading.Event()
         self._wake = threading.Event()
         # Polls started, and the start number of the last poll that found nothing new.
@@ -267,6 +268,7 @@ class LocalPipe:
             records = [as_pipe_record(r, stream_arn) for r in answer.get("Records", [])]
             if records:
                 moved = True
+                self._shard_id = shard_id
                 self._deliver_in_order(records)
             if self._stop.is_set():
                 return moved
@@ -365,6 +367,7 @@ class LocalPipe:
         body = {
             "context": {"pipeName": self.definition.name, "reason": reason},
             "DDBStreamBatchInfo": {
+                "shardId": self._shard_id,
                 "streamArn": batch[0]["eventSourceARN"],
                 "startSequenceNumber": sequence_numbers[0],
                 "endSequenceNumber": sequence_numbers[-1],

@@ -101,3 +101,16 @@ def test_delay_series_stays_under_the_bar_for_our_schedule_only() -> None:
     five_min = detection_delay_series("fixed_5min", ages[:5])
     assert any(delay > detection_bar(age) for age, delay in five_min)
     assert all(math.isclose(delay, 302.0) for _, delay in five_min)
+
+
+def test_events_are_one_per_status_change_and_one_per_poll_ended_without_one(
+    quick_figures: dict[str, Any],
+) -> None:
+    """The simulated provider answers pending, then succeeded: two events; a refund that never
+    settles: pending, then Refund Polling Ended (timed out). Whatever the polling strategy."""
+    for row in quick_figures["rows"]:
+        assert row["events"]["max"] == 2, (row["case"], row["strategy"])
+    per_event = quick_figures["model"]["prices_usd"]["per_event"]
+    assert 1e-6 < per_event < 1e-5  # EventBridge's $1/M dominates; under $10 per million events
+    one_day = _row(quick_figures, "1d", SCHEDULE.key)
+    assert one_day["event_dollars"]["max"] < one_day["dollars"]["max"] / 50

@@ -270,6 +270,7 @@ def test_what_the_pipe_gives_up_on_lands_in_the_dead_letter_queue(
     (message,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     body = json.loads(message["Body"])
     assert body["DDBStreamBatchInfo"]["batchSize"] == 1
+    assert body["DDBStreamBatchInfo"]["shardId"].startswith("shardId-")
     assert body["DDBStreamBatchInfo"]["streamArn"].startswith(
         "arn:aws:dynamodb:us-east-1:123456789012:table/"
     )
