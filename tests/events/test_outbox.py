@@ -23,6 +23,7 @@ from refund_core.model import Refund, RefundStatus
 from refund_core.poller.records import PollingState, RefundRecords
 from tests.dynamodb_local import create_table
 from tests.events.stream import events_of, stream_events
+from tests.helpers import observed_refund
 
 PROVIDER = "surecart"
 ARN = "arn:aws:states:us-east-1:123456789012:execution:refund-poller:surecart-rf-0"
@@ -33,16 +34,9 @@ _ids = itertools.count()
 def observed(
     status: RefundStatus, seconds: float, refund_id: str, account: str = "default"
 ) -> Refund:
-    return Refund(
-        provider=PROVIDER,
-        account=account,
-        refund_id=refund_id,
-        status=status,
-        provider_status=status.value,
-        amount=500,
-        currency="EUR",
-        fetched_at=T0 + timedelta(seconds=seconds),
-    )
+    at = T0 + timedelta(seconds=seconds)
+    refund: Refund = observed_refund(PROVIDER, refund_id, status, at, account=account)
+    return refund
 
 
 def observe(records: RefundRecords, status: RefundStatus, seconds: float, refund_id: str) -> None:
@@ -87,7 +81,7 @@ def test_each_status_change_is_one_event_in_history_order(records: RefundRecords
     assert second["late_failure"] is False
     assert second["observed_at"] == "2026-12-07T09:02:00Z"
     assert second["refund"]["status"] == "succeeded"
-    assert second["refund"]["amount"] == 500
+    assert second["refund"]["amount"] == 100
     history = (records.get(PROVIDER, refund_id) or {})["history"]
     assert [h["status"] for h in history] == ["pending", "succeeded"]
     assert [h["at"] for h in history] == [first["observed_at"], second["observed_at"]]
