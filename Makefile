@@ -47,7 +47,7 @@ TEMPLATE := template.yaml
 step = @printf '\n\033[1m==> %s\033[0m\n' "$(1)"
 
 .PHONY: help venv test lint format typecheck unit pytest cfn-lint validate build clean distclean
-.PHONY: node asl-validate demo up asl bench bench-quick
+.PHONY: node asl-validate demo up asl bench bench-quick lock
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_.-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -127,9 +127,12 @@ validate: $(STAMP) ## sam validate --lint (cfn-lint on the transformed template)
 	$(call step,sam validate --lint)
 	sam validate --lint --template-file $(TEMPLATE)
 
-build: $(STAMP) ## sam build (no container): layer for arm64 + the four functions
+build: $(STAMP) ## sam build (no container): layer for arm64 (from its lock) + the functions
 	$(call step,sam build)
 	sam build --template-file $(TEMPLATE)
+
+lock: $(STAMP) ## rewrite the layer's requirements.lock (hashes) from its requirements*.txt
+	$(MAKE) -C layers/refund_core lock PYTHON="$(VENV_BIN)/python"
 
 # --------------------------------------------------------------------------- local stack
 
