@@ -226,8 +226,9 @@ def role_statements(function: str, path: Path = TEMPLATE) -> list[dict[str, Any]
     )
     role = template["Resources"][f"{function}Role"]["Properties"]
     statements: list[dict[str, Any]] = []
-    for policy in role.get("Policies") or []:
-        statements.extend(resolver.resolve(policy["PolicyDocument"]["Statement"]))
+    # (Resolved whole: a policy may be an Fn::If, whose false branch is AWS::NoValue.)
+    for policy in resolver.resolve(role.get("Policies") or []):
+        statements.extend(policy["PolicyDocument"]["Statement"])
     return statements
 
 

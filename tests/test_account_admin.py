@@ -167,3 +167,24 @@ def test_check_reads_a_stored_secret_and_names_what_is_wrong(
     assert "api_token (missing)" in text
     assert cli(capsys, "check", "surecart", "nope")[0] == 1
     assert cli(capsys, "check", "surecart")[0] == 2
+
+
+def test_add_encrypts_with_the_stacks_key_when_given(
+    secrets: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = secrets_kms_key()
+    creds = secret_for("gr4vy")
+    code, text = cli(
+        capsys, "add", "gr4vy", "store-7", "--file", write(tmp_path, creds), "--kms-key-id", key
+    )
+    assert code == 0, text
+    described = secrets.describe_secret(SecretId="refund-status/gr4vy/store-7")
+    assert described["KmsKeyId"] == key
+    assert stored(secrets, "refund-status/gr4vy/store-7") == creds
+
+
+def secrets_kms_key() -> str:
+    import boto3
+
+    arn: str = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
+    return arn

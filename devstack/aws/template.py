@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from cfnlint.decode import decode  # type: ignore[import-untyped]
 
-from devstack.aws._intrinsics import Pseudo, Resolver, stringify
+from devstack.aws._intrinsics import NO_VALUE, Pseudo, Resolver, stringify
 from devstack.aws.errors import (
     ParameterError,
     TemplateError,
@@ -64,8 +64,13 @@ SUPPORTED_TYPES: Final = frozenset(
     | set(MONITORING_TYPES)
     | set(EVENT_TYPES)
 )
-# IAM is accepted and ignored: the local stack does not enforce permissions.
-IGNORED_TYPE_PREFIXES: Final = ("AWS::IAM::",)
+# IAM is accepted and ignored: the local stack does not enforce permissions (nor secrets'
+# resource policies). So is the account-wide API Gateway setting (the role it logs with).
+IGNORED_TYPE_PREFIXES: Final = (
+    "AWS::IAM::",
+    "AWS::ApiGateway::Account",
+    "AWS::SecretsManager::ResourcePolicy",
+)
 
 # For each type the local stack creates in moto: the properties it creates the resource with.
 # Any other property of such a resource is refused (UnsupportedProperty): a declared setting is
@@ -594,9 +599,14 @@ class _Builder:
             props = self._props(logical_id)
             created = CREATED_PROPERTIES.get(resource_type)
             if created is not None:
-                for key in props:
-                    if key not in created:
-                        raise UnsupportedProperty(logical_id, resource_type, key)
+                for key in list(props):
+                    if key in created:
+                        continue
+                    # A property the template leaves out here (Fn::If to AWS::NoValue) is absent.
+                    if self._resolver.resolve(props[key]) is NO_VALUE:
+                        del props[key]
+                        continue
+                    raise UnsupportedProperty(logical_id, resource_type, key)
             built[logical_id] = build(logical_id, props)
         return built
 

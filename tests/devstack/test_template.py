@@ -455,3 +455,12 @@ def test_env_json_sets_only_what_each_function_declares() -> None:
         assert not undeclared, f"{logical_id}: {sorted(undeclared)} not declared by the template"
     for provider in ("ConvergeGate", "SureCart", "Gr4vy", "Shoplazza"):
         assert env[f"{provider}Function"]["ACCOUNT_SECRET_PREFIX"].endswith(f"/{provider.lower()}/")
+
+
+def test_a_property_the_template_leaves_out_is_absent_and_refused_when_given() -> None:
+    """`KmsKeyId: !If [HasSecretsKmsKey, ..., !Ref AWS::NoValue]`: without the parameter the
+    secret has no such property; with it, the local stack says it cannot create it."""
+    assert "KmsKeyId" not in str(load_template(TEMPLATE).secrets["Gr4vySecret"])
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    with pytest.raises(UnsupportedProperty, match="KmsKeyId"):
+        load_template(TEMPLATE, {"SecretsKmsKeyArn": key})

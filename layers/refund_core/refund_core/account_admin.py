@@ -86,21 +86,30 @@ def checked_credentials(provider: str, text: str, *, allow_insecure_url: bool) -
 
 
 def add_account(
-    client: SecretsManagerClient, where: AccountSecret, text: str, *, allow_insecure_url: bool
+    client: SecretsManagerClient,
+    where: AccountSecret,
+    text: str,
+    *,
+    allow_insecure_url: bool,
+    kms_key_id: str | None = None,
 ) -> str:
-    """Create the account's secret; refuses one that exists. Returns the version id."""
+    """Create the account's secret (encrypted with `kms_key_id`, the stack's SecretsKmsKeyArn,
+    when given); refuses one that exists. Returns the version id."""
     value = checked_credentials(where.provider, text, allow_insecure_url=allow_insecure_url)
     errors = client.exceptions
+    request: dict[str, Any] = {
+        "Name": where.name,
+        "SecretString": value,
+        "Description": f"refund-status: {where.provider} credentials of account {where.account}",
+        "Tags": [
+            {"Key": "refund-status:provider", "Value": where.provider},
+            {"Key": "refund-status:account", "Value": where.account},
+        ],
+    }
+    if kms_key_id:
+        request["KmsKeyId"] = kms_key_id
     try:
-        created = client.create_secret(
-            Name=where.name,
-            SecretString=value,
-            Description=f"refund-status: {where.provider} credentials of account {where.account}",
-            Tags=[
-                {"Key": "refund-status:provider", "Value": where.provider},
-                {"Key": "refund-status:account", "Value": where.account},
-            ],
-        )
+        created = client.create_secret(**request)
     except errors.ResourceExistsException:
         raise AccountAdminError(
             f"account {where.account!r} exists at {where.provider}: use `rotate` to replace "
@@ -209,6 +218,12 @@ def _parser() -> argparse.ArgumentParser:
             help="accept an http:// base_url on a non-loopback host (sandboxes reached from "
             "`sam local`'s containers; deployed functions refuse it)",
         )
+        if name == "add":
+            command.add_argument(
+                "--kms-key-id",
+                help="the stack's SecretsKmsKeyArn, when it has one (default: Secrets Manager's "
+                "own key)",
+            )
     remove = commands.add_parser("remove", help="delete an account's secret")
     remove.add_argument("provider", choices=PROVIDER_NAMES)
     remove.add_argument("account")
@@ -275,8 +290,16 @@ def run(
               f"deleted {'now' if args.now else 'on ' + when})", file=stdout)  # fmt: skip
         return
     text = _read(args.file, stdin)
-    write = add_account if args.command == "add" else rotate_account
-    version = write(client, where, text, allow_insecure_url=args.allow_insecure_url)
+    if args.command == "add":
+        version = add_account(
+            client,
+            where,
+            text,
+            allow_insecure_url=args.allow_insecure_url,
+            kms_key_id=args.kms_key_id,
+        )
+    else:
+        version = rotate_account(client, where, text, allow_insecure_url=args.allow_insecure_url)
     done = "added" if args.command == "add" else "rotated"
     print(f"{done} account {where.account} at {where.provider}: secret {where.name}, "
           f"version {version}", file=stdout)  # fmt: skip
