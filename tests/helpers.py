@@ -190,46 +190,19 @@ class _CurrentStdout:
 
 
 def transformed_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    """template.yaml through SAM's own transform (samtranslator, as `sam deploy` runs it), its
-    local code paths replaced by the S3 URIs the transform wants."""
-    from samtranslator.translator.transform import transform
-    from samtranslator.yaml_helper import yaml_parse
+    """template.yaml through SAM's own transform (devstack.sam)."""
+    from devstack.sam import transformed_template as transform
 
-    template: dict[str, Any] = yaml_parse(path.read_text())
-    for resource in template["Resources"].values():
-        properties = resource.get("Properties") or {}
-        for key in ("CodeUri", "ContentUri", "DefinitionUri"):
-            if isinstance(properties.get(key), str):
-                properties[key] = "s3://bucket/key"
-
-    class NoManagedPolicies:
-        def load(self) -> dict[str, str]:
-            return {}
-
-    transformed: dict[str, Any] = transform(template, {}, NoManagedPolicies())  # type: ignore[arg-type]
-    return transformed
+    return transform(path)
 
 
 def role_statements(function: str, path: Path = TEMPLATE) -> list[dict[str, Any]]:
     """The inline policy statements of `function`'s execution role, every intrinsic resolved as
     the stack `refund-status` in us-east-1 of account 123456789012 with default parameters."""
-    from devstack.aws._intrinsics import Pseudo, Resolver
+    from devstack import sam
 
-    template = transformed_template(path)
-    resolver = Resolver(
-        resources=template["Resources"],
-        parameters={k: v.get("Default") for k, v in (template.get("Parameters") or {}).items()},
-        conditions=template.get("Conditions") or {},
-        mappings=template.get("Mappings") or {},
-        pseudo=Pseudo(stack_name="refund-status", region="us-east-1", account_id="123456789012"),
-        physical_ids={},
-    )
-    role = template["Resources"][f"{function}Role"]["Properties"]
-    statements: list[dict[str, Any]] = []
-    # (Resolved whole: a policy may be an Fn::If, whose false branch is AWS::NoValue.)
-    for policy in resolver.resolve(role.get("Policies") or []):
-        statements.extend(policy["PolicyDocument"]["Statement"])
-    return statements
+    template = sam.transformed_template(path)
+    return sam.role_statements(template, f"{function}Role", sam.resolver(template))
 
 
 def observed_refund(

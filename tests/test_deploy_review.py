@@ -88,3 +88,96 @@ def test_a_customer_managed_key_is_optional_and_decrypts_through_secrets_manager
     role = json.dumps(resources[f"{function}Role"]["Properties"]["Policies"])
     assert '"kms:ViaService"' in role
     assert '"HasSecretsKmsKey"' in role
+
+
+# --------------------------------------------------------------------------- versions and aliases
+
+ALL_FUNCTIONS = (*PROVIDER_FUNCTIONS, "WatchFunction", "EventsFunction")
+
+
+def test_every_caller_calls_the_live_alias_never_latest(resources: dict[str, Any]) -> None:
+    """A deploy publishes a version behind `live`; the API, the poller and the Pipe call the
+    alias, so a bad version reaches a canary's share of calls, running polls included."""
+    substitutions = resources["RefundPoller"]["Properties"]["DefinitionSubstitutions"]
+    for function in PROVIDER_FUNCTIONS:
+        provider = function.removesuffix("Function")
+        assert substitutions[f"{provider}FunctionArn"] == {"Ref": f"{function}Aliaslive"}
+    pipe = resources["RefundEventsPipe"]["Properties"]
+    assert pipe["Enrichment"] == {"Ref": "EventsFunctionAliaslive"}
+    body = json.dumps(resources["RefundApi"]["Properties"]["Body"])
+    targets = set(re.findall(r"functions/\$\{(\w+)\}/invocations", body))
+    assert targets == {f"{f}Aliaslive" for f in (*PROVIDER_FUNCTIONS, "WatchFunction")}
+    # The poller may invoke the four aliases and nothing else: no `name*`, no $LATEST.
+    (invoke,) = [
+        s for s in role_statements("RefundPoller") if s["Action"] == "lambda:InvokeFunction"
+    ]
+    assert sorted(invoke["Resource"]) == sorted(
+        f"arn:aws:lambda:us-east-1:123456789012:function:refund-status-{f}:live"
+        for f in PROVIDER_FUNCTIONS
+    )
+
+
+@pytest.mark.parametrize("function", ALL_FUNCTIONS)
+def test_each_function_shifts_traffic_gradually_and_rolls_back_on_alarms(
+    resources: dict[str, Any], function: str
+) -> None:
+    alias = resources[f"{function}Aliaslive"]
+    update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    assert update["DeploymentGroupName"] == {"Ref": f"{function}DeploymentGroup"}
+    group = resources[f"{function}DeploymentGroup"]["Properties"]
+    alarms = [a["Name"] for a in group["AlarmConfiguration"]["Alarms"]]
+    assert alarms == [{"Ref": "Api5xxAlarm"}, {"Ref": "ConfigurationErrorAlarm"}]
+    assert "DEPLOYMENT_STOP_ON_ALARM" in group["AutoRollbackConfiguration"]["Events"]
+    assert "Canary10Percent5Minutes" in json.dumps(group["DeploymentConfigName"])
+
+
+def test_the_watch_function_may_start_the_poller_only(resources: dict[str, Any]) -> None:
+    (start,) = [
+        s for s in role_statements("WatchFunction") if s["Action"] == "states:StartExecution"
+    ]
+    assert start["Resource"] == (
+        "arn:aws:states:us-east-1:123456789012:stateMachine:refund-status-refund-poller"
+    )
+
+
+def test_every_policy_document_says_its_version(resources: dict[str, Any]) -> None:
+    """Without `Version: 2012-10-17` IAM reads a policy in its 2008 language (parliament's
+    NO_VERSION): every inline policy of every role says it."""
+    from devstack import sam
+
+    template = transformed_template()
+    for name, document in sam.resolved_policies(template, sam.resolver(template)).items():
+        assert document.get("Version") == "2012-10-17", name
+
+
+# --------------------------------------------------------------------------- deploy-check
+
+
+def test_a_parliament_finding_is_explained_only_by_its_own_issue_and_actions() -> None:
+    from devstack.deploy_check import explained
+
+    ignores = [
+        {"issue": "RESOURCE_MISMATCH", "action": "states:DescribeExecution", "comment": "why"},
+        {"issue": "RESOURCE_MISMATCH", "actions": ["sqs:SendMessage", "events:PutEvents"]},
+    ]
+
+    def finding(issue: str, *actions: str) -> dict[str, Any]:
+        return {"issue": issue, "detail": [{"action": a} for a in actions]}
+
+    assert explained(finding("RESOURCE_MISMATCH", "states:DescribeExecution"), ignores) == "why"
+    assert (
+        explained(finding("RESOURCE_MISMATCH", "sqs:SendMessage", "events:PutEvents"), ignores)
+        == ""
+    )
+    assert explained(finding("RESOURCE_MISMATCH", "dynamodb:Scan"), ignores) is None
+    assert explained(finding("RESOURCE_STAR", "states:DescribeExecution"), ignores) is None
+    assert explained(finding("RESOURCE_MISMATCH", "sqs:SendMessage"), ignores) is None
+
+
+def test_every_reviewed_skip_says_why() -> None:
+    from devstack.aws.template import read_raw
+    from devstack.sam import TEMPLATE
+
+    metadata = read_raw(TEMPLATE)["Metadata"]
+    for entry in [*metadata["checkov"]["skip"], *metadata["parliament"]["ignore"]]:
+        assert len(str(entry.get("comment", "")).split()) >= 8, entry

@@ -29,6 +29,7 @@ NO_VALUE: Final = _NoValue()
 # The property that names a resource, per type; absent → `<stack>-<LogicalId>`.
 NAME_PROPERTY: Final[Mapping[str, str]] = {
     "AWS::Serverless::Function": "FunctionName",
+    "AWS::Lambda::Function": "FunctionName",
     "AWS::Serverless::Api": "Name",
     "AWS::Serverless::LayerVersion": "LayerName",
     "AWS::Serverless::StateMachine": "Name",
@@ -160,6 +161,7 @@ class Resolver:
         name = self.physical_name(logical_id)
         arns = {
             "AWS::Serverless::Function": f"arn:{p}:lambda:{r}:{a}:function:{name}",
+            "AWS::Lambda::Function": f"arn:{p}:lambda:{r}:{a}:function:{name}",
             "AWS::DynamoDB::Table": f"arn:{p}:dynamodb:{r}:{a}:table/{name}",
             "AWS::Serverless::StateMachine": f"arn:{p}:states:{r}:{a}:stateMachine:{name}",
             "AWS::StepFunctions::StateMachine": f"arn:{p}:states:{r}:{a}:stateMachine:{name}",
@@ -185,6 +187,14 @@ class Resolver:
             raise UnresolvableReference(f"{logical_id!r} ({resource_type}) has no ARN locally")
         return arns[resource_type]
 
+    def alias_arn(self, logical_id: str) -> str:
+        """`!Ref <Function>.Alias`: the ARN of the alias SAM's AutoPublishAlias makes."""
+        properties = self._resource(logical_id).get("Properties") or {}
+        if "AutoPublishAlias" not in properties:
+            raise UnresolvableReference(f"{logical_id}.Alias: the function has no AutoPublishAlias")
+        alias = stringify(self.resolve(properties["AutoPublishAlias"]), f"{logical_id}.Alias")
+        return f"{self.arn(logical_id)}:{alias}"
+
     def queue_url(self, logical_id: str) -> str:
         """A queue's URL as SQS forms it (the local stack finds queues by name)."""
         pseudo = self._pseudo
@@ -209,9 +219,21 @@ class Resolver:
                 return self._pseudo.value(name)
             except KeyError:
                 raise UnresolvableReference(f"unknown pseudo parameter {name!r}") from None
+        if name.endswith(".Alias") and name.removesuffix(".Alias") in self._resources:
+            return self.alias_arn(name.removesuffix(".Alias"))
         resource_type = self._type(name)
         if resource_type == "AWS::Serverless::Api":
             return self.rest_api_id(name)
+        if resource_type == "AWS::Lambda::Alias":  # (SAM's transform: `<Function>Alias<name>`)
+            props = self._resource(name).get("Properties") or {}
+            function = str(self.resolve(props["FunctionName"]))
+            if not function.startswith("arn:"):  # a name: the function's own ARN
+                pseudo = self._pseudo
+                function = (
+                    f"arn:{pseudo.partition}:lambda:{pseudo.region}:{pseudo.account_id}:"
+                    f"function:{function}"
+                )
+            return f"{function}:{props['Name']}"
         if resource_type == "AWS::SQS::Queue":
             return self.queue_url(name)
         if resource_type in _REF_IS_ARN:
