@@ -106,9 +106,9 @@ $(TOOLS_STAMP): devstack/deploy-tools.txt
 		| { grep -v "is ignored: it is neither a file nor a directory" || true; }
 	@touch "$@"
 
-deploy-check: $(STAMP) $(TOOLS_STAMP) ## SAM's transform through cfn-lint, checkov, parliament; each role's grants
+deploy-check: $(STAMP) $(NODE_STAMP) $(TOOLS_STAMP) ## SAM's transform through cfn-lint, checkov, parliament; the tests' AWS calls against each role
 	$(call step,deploy-check)
-	python -m devstack.deploy_check
+	python -m devstack.deploy_check --calls "$(IAM_CALLS)/tests"
 
 lint: $(STAMP) ## ruff check + ruff format --check
 	$(call step,ruff)
@@ -125,9 +125,14 @@ typecheck: $(STAMP) ## mypy --strict on the layer package, devstack and function
 
 unit: pytest ## alias of pytest
 
+# Every AWS call the template's functions, state machine and pipe make in the tests and the demo
+# is recorded here (devstack/aws/iam_calls.py) and checked against its role (devstack/iam_check.py).
+IAM_CALLS := $(CURDIR)/.iam-calls
+
 pytest: $(STAMP) $(NODE_STAMP) ## run the test suite (exit 5, no tests collected, fails)
 	$(call step,pytest)
-	pytest $(PYTEST_ARGS)
+	rm -rf "$(IAM_CALLS)/tests"
+	REFUND_IAM_CALL_LOG="$(IAM_CALLS)/tests" pytest $(PYTEST_ARGS)
 
 cfn-lint: $(STAMP) ## cfn-lint on template.yaml
 	$(call step,cfn-lint)
@@ -152,9 +157,11 @@ lock: $(STAMP) ## rewrite the layer's requirements.lock (hashes) from its requir
 
 # --------------------------------------------------------------------------- local stack
 
-demo: $(STAMP) ## the whole service locally, end to end: refunds, API, pollers, DynamoDB (< 1 min)
+demo: $(STAMP) $(NODE_STAMP) ## the whole service locally, end to end: refunds, API, pollers, DynamoDB (< 1 min)
 	$(call step,demo)
-	python -m devstack demo
+	rm -rf "$(IAM_CALLS)/demo"
+	REFUND_IAM_CALL_LOG="$(IAM_CALLS)/demo" python -m devstack demo
+	python -m devstack.iam_check --calls "$(IAM_CALLS)/demo" --denied-only
 
 PORT ?= 3000
 AWS_PORT ?= 4570

@@ -8,7 +8,9 @@ reviewer runs, with every finding fixed or explained in the template itself.
    resolved with real ARNs, for the default parameters and for every optional feature on
    (consumers, secret readers, a KMS key); each ignored finding one of
    `Metadata.parliament.ignore`, matched by issue and action;
-4. per role: the actions it grants.
+4. every AWS call the tests recorded against its role, and each granted action no test used
+   (devstack.iam_check);
+5. per role: the actions it grants.
 
 checkov and parliament live in their own venv (`.tools-venv`, pinned in
 devstack/deploy-tools.txt): they pin libraries the project's own venv pins otherwise.
@@ -26,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from devstack import sam
+from devstack import iam_check, sam
 from devstack.aws.template import read_raw
 
 TOOLS_BIN: Final = sam.REPO / ".tools-venv" / "bin"
@@ -113,6 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.deploy_check", description=__doc__)
     parser.add_argument("--template", type=Path, default=sam.TEMPLATE)
     parser.add_argument("--tools", type=Path, default=TOOLS_BIN, help="checkov/parliament venv bin")
+    parser.add_argument(
+        "--calls", type=Path, default=iam_check.DEFAULT_CALLS / "tests",
+        help="the AWS calls a test run recorded (REFUND_IAM_CALL_LOG), checked against the roles",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     metadata = read_raw(args.template).get("Metadata") or {}
     skips = (metadata.get("checkov") or {}).get("skip") or []
@@ -167,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"  {finding['policy']}: {finding['issue']} {json.dumps(finding['detail'])}\n"
             )
         problems += len(unexplained)
+
+    problems += iam_check.report(args.calls, args.template, out)
 
     out.write("actions each role grants (default parameters):\n")
     for role, actions in granted_actions(transformed).items():

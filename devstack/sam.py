@@ -26,9 +26,12 @@ _RESOURCE_POLICIES: Final[Mapping[str, str]] = {
 
 def transformed_template(path: Path = TEMPLATE) -> dict[str, Any]:
     """`path` through SAM's transform, its local code paths replaced by the S3 URIs the
-    transform wants (what `sam package` does). Needs AWS_DEFAULT_REGION (any)."""
+    transform wants (what `sam package` does)."""
     import logging
+    import os
 
+    # SAM's translator asks boto3 for a region for its pseudo parameters; any one will do.
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
     from samtranslator.translator.transform import transform  # type: ignore[import-untyped]
     from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped]
 
@@ -53,9 +56,13 @@ def transformed_template(path: Path = TEMPLATE) -> dict[str, Any]:
 
 
 def resolver(
-    transformed: Mapping[str, Any], parameter_overrides: Mapping[str, Any] | None = None
+    transformed: Mapping[str, Any],
+    parameter_overrides: Mapping[str, Any] | None = None,
+    *,
+    physical_ids: Mapping[str, str] | None = None,
 ) -> Resolver:
-    """Intrinsics of `transformed` as the local stack `refund-status` sees them."""
+    """Intrinsics of `transformed` as the local stack `refund-status` sees them
+    (`physical_ids`: ARNs known from elsewhere, such as a secret's random suffix)."""
     declared = transformed.get("Parameters") or {}
     parameters = {k: v.get("Default") for k, v in declared.items()} | dict(
         parameter_overrides or {}
@@ -70,7 +77,7 @@ def resolver(
         conditions=transformed.get("Conditions") or {},
         mappings=transformed.get("Mappings") or {},
         pseudo=Pseudo(stack_name=DEFAULT_STACK_NAME, region=REGION, account_id=ACCOUNT_ID),
-        physical_ids={},
+        physical_ids=dict(physical_ids or {}),
     )
 
 

@@ -26,6 +26,7 @@ import time
 import urllib.request
 import warnings
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal, Self, overload
@@ -41,9 +42,11 @@ from werkzeug.serving import make_server
 
 from devstack.aws import moto_patches
 from devstack.aws.errors import LocalAwsError, PortInUse
+from devstack.aws.iam_calls import Call, CallRecorder, caller_key
 from devstack.aws.lambdas import FAKE_CREDENTIALS, LambdaRuntime
 from devstack.aws.pipes import LocalPipe, PipeDefinition
 from devstack.aws.template import (
+    ACCOUNT_ID,
     ALARM,
     ARCHIVE,
     DEFAULT_STACK_NAME,
@@ -85,11 +88,21 @@ class _QuietRequestHandler(MotoRequestHandler):
 
 
 class _MotoServer(ThreadedMotoServer):
-    """ThreadedMotoServer that binds in the caller's thread, so a bind error is raised here.
+    """ThreadedMotoServer that binds in the caller's thread, so a bind error is raised here,
+    and records each call the template's resources make (iam_calls.CallRecorder).
 
     (The stock start() binds inside its thread: a taken port leaves start() waiting forever,
     after werkzeug has printed its advice and called sys.exit in that thread.)
     """
+
+    def __init__(self, *, ip_address: str, port: int, verbose: bool, region: str) -> None:
+        super().__init__(ip_address=ip_address, port=port, verbose=verbose)
+        self.recorder = CallRecorder(
+            DomainDispatcherApplication(create_backend_app),
+            region=region,
+            account=ACCOUNT_ID,
+            secret_arn=lambda name: _secret_arn(name, region),
+        )
 
     def start(self) -> None:
         if self._port and not _port_free(self._ip_address, self._port):
@@ -98,7 +111,7 @@ class _MotoServer(ThreadedMotoServer):
             self._server = make_server(
                 self._ip_address,
                 self._port,
-                DomainDispatcherApplication(create_backend_app),
+                self.recorder,
                 True,
                 request_handler=MotoRequestHandler if self._verbose else _QuietRequestHandler,
             )
@@ -115,6 +128,16 @@ class _MotoServer(ThreadedMotoServer):
             self._server.server_close()
         if self._thread is not None:
             self._thread.join()
+
+
+def _secret_arn(name: str, region: str) -> str:
+    """A secret's ARN, from moto's own store (a missing one: the ARN it would have)."""
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    secrets = secretsmanager_backends[ACCOUNT_ID][region].secrets
+    if name in secrets:
+        return str(secrets[name].arn)
+    return f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{name}-000000"
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -191,7 +214,9 @@ class LocalAws:
                 )
             _active = self
         try:
-            server = _MotoServer(ip_address=self.host, port=self.port, verbose=self.verbose)
+            server = _MotoServer(
+                ip_address=self.host, port=self.port, verbose=self.verbose, region=draft.region
+            )
             server.start()
             self._server = server
             self.port = server.get_host_and_port()[1]
@@ -374,16 +399,27 @@ class LocalAws:
             elif kind == PIPE:
                 pipe = LocalPipe(
                     PipeDefinition.from_resource(resource),
-                    dynamodb=self.client("dynamodb"),
-                    streams=self.client("dynamodbstreams"),
-                    events=events,
-                    sqs=sqs,
-                    invoke=self._invoke_for_pipe,
+                    **self.pipe_clients(resource.logical_id),
+                    invoke=partial(self._invoke_for_pipe, resource.logical_id),
                 )
                 self._pipes[resource.logical_id] = pipe
                 pipe.start()
 
-    def _invoke_for_pipe(self, function_arn: str, event: Any) -> Any:
+    def pipe_clients(self, logical_id: str) -> dict[str, Any]:
+        """The clients a pipe reads, publishes and dead-letters with, signed as that pipe (its
+        calls are checked against its role: iam_calls)."""
+        return {
+            # (Not signed as the pipe: DescribeTable maps the template's stream to moto's
+            # label, a lookup of the emulator's, not a call AWS Pipes makes.)
+            "dynamodb": self.client("dynamodb"),
+            "streams": self.client_as("dynamodbstreams", logical_id),
+            "events": self.client_as("events", logical_id),
+            "sqs": self.client_as("sqs", logical_id),
+        }
+
+    def _invoke_for_pipe(self, pipe: str, function_arn: str, event: Any) -> Any:
+        # (Invoked in-process, not over the endpoint: recorded here as the pipe's call.)
+        self.recorded.record([Call(pipe, "lambda:InvokeFunction", function_arn)])
         result = self.lambdas.invoke(function_arn, event)
         if not result.ok:
             raise LocalAwsError(f"{result.error_type}: {result.error_message}")
@@ -456,6 +492,25 @@ class LocalAws:
                     service, endpoint_url=endpoint_url, region_name=region
                 )
             return self._clients[key]
+
+    def client_as(self, service: str, logical_id: str) -> Any:
+        """A client that signs as the template's resource `logical_id` (iam_calls.caller_key),
+        so what it calls is recorded as that resource's and checked against its role."""
+        session = boto3.session.Session(
+            aws_access_key_id=caller_key(logical_id),
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+        region = self._template.region if self._template else REGION
+        return session.client(  # type: ignore[call-overload]
+            service, endpoint_url=self.endpoint_url, region_name=region
+        )
+
+    @property
+    def recorded(self) -> CallRecorder:
+        """The calls of the template's resources so far (iam_calls)."""
+        if self._server is None:
+            raise LocalAwsError("the emulator is not running")
+        return self._server.recorder
 
     def put_secret(self, logical_id_or_name: str, value: Mapping[str, Any] | str) -> None:
         """Store a new value (a dict is stored as JSON) in one of the template's secrets.

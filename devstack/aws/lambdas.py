@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from devstack.aws import _worker
+from devstack.aws.iam_calls import caller_key
 from devstack.aws.template import REGION, Function
 
 _WORKER_SCRIPT = Path(_worker.__file__).resolve()
@@ -306,8 +307,10 @@ class LambdaRuntime:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url
         env.update(function.environment)
         env.update(self._env_overrides)
-        # What Lambda itself sets (a template cannot override these reserved variables).
+        # What Lambda itself sets (a template cannot override these reserved variables). The
+        # access key names the function, so its calls are checked against its role (iam_calls).
         env.update(FAKE_CREDENTIALS)
+        env["AWS_ACCESS_KEY_ID"] = caller_key(function.logical_id)
         env.update(
             {
                 "AWS_REGION": self.region,

@@ -246,13 +246,12 @@ def test_what_the_pipe_gives_up_on_lands_in_the_dead_letter_queue(
     template_pipe = PipeDefinition.from_resource(aws.template.events[PIPE])
     assert template_pipe.maximum_record_age_seconds == 82800  # before the stream's 24 h
     late_clock = lambda: time.time() + 86400  # noqa: E731 - a day later than the records
-    never = FlakyBus(aws.client("events"), failures=10**6, unreachable=True)
+    clients = aws.pipe_clients(PIPE)  # signed as the pipe: its calls checked against its role
+    never = FlakyBus(clients.pop("events"), failures=10**6, unreachable=True)
     pipe = LocalPipe(
         dataclasses.replace(template_pipe, starting_position="LATEST"),
-        dynamodb=aws.client("dynamodb"),
-        streams=aws.client("dynamodbstreams"),
+        **clients,
         events=never,
-        sqs=aws.client("sqs"),
         invoke=lambda arn, event: aws.lambdas.invoke(arn, event).payload,
         now=late_clock,
     )

@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 import jsonschema
+import pytest
 
-from devstack.stack import LocalStack
+from devstack.stack import PROVIDERS, LocalStack
 from refund_core.events.model import events_json_schema
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "events.schema.json"
@@ -77,15 +78,16 @@ def test_a_watched_refund_publishes_each_change_in_the_documented_shape(
     }
 
 
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_poll_that_ends_without_a_final_status_says_so(
-    stack: LocalStack, api: httpx.Client
+    stack: LocalStack, api: httpx.Client, provider: str
 ) -> None:
-    path = "/accounts/store-a/refunds/gr4vy/no-such-refund-evt"
+    path = f"/accounts/store-a/refunds/{provider}/no-such-refund-evt"
     assert api.post(f"{path}/watch", json=FAST).status_code == 202
     record = settled_record(api, path)
     assert record["polling_state"] == "not_found"
 
-    (event,) = events_of(stack, "gr4vy", "store-a", "no-such-refund-evt")
+    (event,) = events_of(stack, provider, "store-a", "no-such-refund-evt")
     jsonschema.validate(event, json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
     assert event["detail-type"] == "Refund Polling Ended"
     detail = event["detail"]
