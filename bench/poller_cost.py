@@ -88,6 +88,8 @@ PIPES_PER_REQUEST = 0.40 / 1_000_000
 LAMBDA_MEMORY_GB = 256 / 1024
 LAMBDA_BILLED_SECONDS_PER_CHECK = 0.3
 WRU_PER_WRITE = 1  # an item under 1 KB; a record with a long history costs more per write
+# Each provider call first takes its account's turn (refund_core.rate_limit): one more write.
+RATE_LIMIT_WRU_PER_CALL = 1
 # An event: its change's record write becomes transactional (2x) and adds the outbox item
 # (about 1.5 KB: the detail holds the whole refund; 2 KB, transactional), then one Pipe request,
 # one enrichment invocation (BatchSize 1; ~10 ms billed at 256 MB) and one custom event.
@@ -584,6 +586,7 @@ def cost_dollars(transitions: int, invocations: int, writes: int) -> float:
         transitions * SFN_STANDARD_PER_TRANSITION
         + invocations * lambda_per_call
         + writes * WRU_PER_WRITE * DYNAMODB_ON_DEMAND_PER_WRU
+        + invocations * RATE_LIMIT_WRU_PER_CALL * DYNAMODB_ON_DEMAND_PER_WRU
     )
 
 
@@ -855,6 +858,7 @@ class Report:
                     "lambda_billed_seconds_per_check": LAMBDA_BILLED_SECONDS_PER_CHECK,
                     "dynamodb_per_wru": DYNAMODB_ON_DEMAND_PER_WRU,
                     "wru_per_write": WRU_PER_WRITE,
+                    "rate_limit_wru_per_call": RATE_LIMIT_WRU_PER_CALL,
                     "eventbridge_per_event": EVENTBRIDGE_PER_EVENT,
                     "pipes_per_request": PIPES_PER_REQUEST,
                     "event_extra_wru": EVENT_EXTRA_WRU,

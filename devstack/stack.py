@@ -27,8 +27,17 @@ DEFAULT_GATEWAY_PORT = 3000  # as `sam local start-api`
 DEFAULT_AWS_PORT = 4570  # events/env.json points `sam local` here
 DEFAULT_SANDBOX_PORT = 8101  # convergegate, then +1 per provider
 # The local stack lowers the floors of a caller's schedule overrides (10 s and 60 s deployed),
-# so the demo and a developer's curl can poll a refund every second.
-FAST_POLL_FLOORS = {"PollMinFirstCheckSeconds": 1, "PollMinIntervalSeconds": 1}
+# so the demo and a developer's curl can poll a refund every second, and raises each account's
+# request rate (the sandboxes have no limit) so the demo's dozen polls a second are not
+# deferred; the limits themselves are tested in tests/test_rate_limit.py.
+FAST_POLL_FLOORS = {
+    "PollMinFirstCheckSeconds": 1,
+    "PollMinIntervalSeconds": 1,
+    **{
+        f"{provider}AccountRatePerSecond": 200
+        for provider in ("ConvergeGate", "SureCart", "Gr4vy", "Shoplazza")
+    },
+}
 # Two merchant accounts at each provider (contract section 6), each a sandbox of its own with
 # its own credentials, added the way a user adds one: `refund-accounts add`'s own code.
 ACCOUNTS = ("store-a", "store-b")

@@ -9,6 +9,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ from refund_core.errors import (
 from refund_core.model import Refund
 from refund_core.providers.base import RefundProvider
 from refund_core.providers.registry import provider_class
+from refund_core.rate_limit import AccountRateLimit
 from refund_core.secrets import parse_secret_json, read_secret_text
 from refund_core.settings import ProviderFunctionSettings, provider_function_settings
 from refund_core.transport import shared_http_client
@@ -35,11 +37,21 @@ DEADLINE_MARGIN_SECONDS = 1.0
 MIN_PROVIDER_TIMEOUT_SECONDS = 0.5
 
 
+@cache
+def _dynamodb_client() -> Any:
+    """One DynamoDB client per execution environment, built on the first limited call."""
+    from refund_core.aws_clients import aws_client
+
+    return aws_client("dynamodb")
+
+
 def clear_caches() -> None:
     """Forget every cached account of every `ProviderClients` in this process (as Powertools'
     `parameters.clear_caches()` does for its own): a test's fresh execution environment."""
     for clients in list(_EVERY_CACHE):
         clients.clear()
+        clients._rate_limit = None
+    _dynamodb_client.cache_clear()
 
 
 @dataclass
@@ -82,6 +94,7 @@ class ProviderClients:
         self._cached: OrderedDict[str, _Cached] = OrderedDict()
         # A poller batch or a threaded test may ask from several threads at once.
         self._lock = threading.Lock()
+        self._rate_limit: AccountRateLimit | None = None
         _EVERY_CACHE.add(self)
 
     def clear(self) -> None:
@@ -135,6 +148,9 @@ class ProviderClients:
         """
         try:
             client = self.get(account)
+            limit = self.rate_limit()
+            if limit is not None:
+                limit.acquire(account, time_left_seconds=time_left_seconds)
             timeout_seconds = client.timeout_seconds
             if time_left_seconds is not None:
                 # The floor applies to what the function's deadline leaves, never to the
@@ -153,6 +169,24 @@ class ProviderClients:
         except RefundServiceError as error:
             error.account = error.account or account
             raise
+
+    def rate_limit(self) -> AccountRateLimit | None:
+        """The accounts' shared rate limit (ACCOUNT_RATE_PER_SECOND), None without one."""
+        settings = self._settings()
+        if settings.account_rate_per_second <= 0:
+            return None
+        if self._rate_limit is None:
+            if not settings.records_table:
+                raise ConfigurationError(
+                    "environment variable missing or invalid: RECORDS_TABLE_NAME"
+                )
+            self._rate_limit = AccountRateLimit(
+                _dynamodb_client,
+                settings.records_table,
+                self.provider,
+                settings.account_rate_per_second,
+            )
+        return self._rate_limit
 
     def _read_account_secret(self, account: str, settings: ProviderFunctionSettings) -> str:
         secret_id = account_secret_id(

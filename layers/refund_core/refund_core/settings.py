@@ -46,6 +46,11 @@ class ProviderFunctionSettings(BaseModel):
     stuck_pending_seconds: int = Field(
         default=DEFAULT_STUCK_PENDING_SECONDS, alias="STUCK_PENDING_SECONDS", ge=60
     )
+    # Requests per second each account may send the provider, across every worker and the API
+    # (template parameter <Provider>AccountRatePerSecond; 0: no limit). Its turns are kept
+    # in the records table (refund_core.rate_limit).
+    account_rate_per_second: float = Field(default=0.0, alias="ACCOUNT_RATE_PER_SECOND", ge=0)
+    records_table: str | None = Field(default=None, alias="RECORDS_TABLE_NAME")
     # Only `sam local`'s env.json sets this: its Docker containers reach host sandboxes over http.
     allow_insecure_provider_url: bool = Field(default=False, alias="ALLOW_INSECURE_PROVIDER_URL")
 
