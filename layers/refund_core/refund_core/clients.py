@@ -149,8 +149,6 @@ class ProviderClients:
         try:
             client = self.get(account)
             limit = self.rate_limit()
-            if limit is not None:
-                limit.acquire(account, time_left_seconds=time_left_seconds)
             timeout_seconds = client.timeout_seconds
             if time_left_seconds is not None:
                 # The floor applies to what the function's deadline leaves, never to the
@@ -159,12 +157,18 @@ class ProviderClients:
                     timeout_seconds,
                     max(time_left_seconds - DEADLINE_MARGIN_SECONDS, MIN_PROVIDER_TIMEOUT_SECONDS),
                 )
+            # Every provider call takes its own turn of the account's budget, the retry after
+            # a rotation included.
             try:
+                if limit is not None:
+                    limit.acquire(account, time_left_seconds=time_left_seconds)
                 return client.get_refund(refund_id, timeout_seconds=timeout_seconds)
             except ProviderAuthFailed:
                 refreshed = self.get(account, force_secret_refresh=True)
                 if refreshed is client:
                     raise
+                if limit is not None:
+                    limit.acquire(account, time_left_seconds=time_left_seconds)
                 return refreshed.get_refund(refund_id, timeout_seconds=timeout_seconds)
         except RefundServiceError as error:
             error.account = error.account or account
