@@ -346,7 +346,8 @@ class RefundRecords:
                 ended_at=at,
                 execution_arn=execution_arn,
             )
-            if self._transact(key, request, outbox_write(self._table, event, at=at)) is _COMMITTED:
+            committed, _ = self._transact(key, request, outbox_write(self._table, event, at=at))
+            if committed:
                 return
             # Refused (a check settled it or appended meanwhile) or held: read it again.
 
@@ -525,19 +526,21 @@ class RefundRecords:
             late_failure=attempt is WriteOutcome.LATE_FAILURE,
         )
         key = record_key(refund.provider, refund.refund_id, refund.account)
-        refused = self._transact(key, request, outbox_write(self._table, event, at=checked_at))
-        if refused is not _COMMITTED:
+        committed, refused = self._transact(
+            key, request, outbox_write(self._table, event, at=checked_at)
+        )
+        if not committed:
             return None, refused
         # (A transaction returns no values: the count is the one the old item had, plus this.)
         return int(current.get("checks", {}).get("N", "0")) + 1, None
 
     def _transact(
         self, key: Mapping[str, Any], record_update: Mapping[str, Any], outbox: Mapping[str, Any]
-    ) -> Mapping[str, Any] | None:
+    ) -> tuple[bool, Mapping[str, Any] | None]:
         """Commit the record's conditional update and the outbox write together.
 
-        `_COMMITTED` when both were written; else the record as the refused condition saw it,
-        or None when another transaction held the item (nothing was written either way)."""
+        (True, None) when both were written; else (False, the record as the refused condition
+        saw it), or (False, None) when another transaction held the item (nothing written)."""
         from botocore.exceptions import ClientError
 
         update = {
@@ -551,18 +554,15 @@ class RefundRecords:
         except self._client.exceptions.TransactionCanceledException as cancelled:
             reasons = cancelled.response.get("CancellationReasons") or [{}]
             if reasons[0].get("Code") == "ConditionalCheckFailed":
-                return cast(Mapping[str, Any], reasons[0].get("Item", {}))
+                return False, cast(Mapping[str, Any], reasons[0].get("Item", {}))
             if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
-                return None
+                return False, None
             raise
         except ClientError as error:
             if _is_transaction_conflict(error):
-                return None
+                return False, None
             raise
-        return _COMMITTED
-
-
-_COMMITTED: Mapping[str, Any] = {"committed": {"BOOL": True}}
+        return True, None
 
 
 def _ended_state(state: PollingState) -> EndedPollingState:
