@@ -179,7 +179,7 @@ class LocalAws:
         self._runtime: LambdaRuntime | None = None
         self._template: Template | None = None
         self._previous_moto_port: str | None = None
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple[str, str, str | None], Any] = {}
         self._clients_lock = threading.Lock()
         self._pipes: dict[str, LocalPipe] = {}
         self._session = boto3.session.Session(
@@ -483,27 +483,29 @@ class LocalAws:
     def client(self, service: str) -> Any:
         """A boto3 client bound to the emulator (one per service, shared: clients are
         thread-safe once made)."""
-        endpoint_url = self.endpoint_url
-        with self._clients_lock:
-            key = (service, endpoint_url)
-            if key not in self._clients:
-                region = self._template.region if self._template else REGION
-                self._clients[key] = self._session.client(  # type: ignore[call-overload]
-                    service, endpoint_url=endpoint_url, region_name=region
-                )
-            return self._clients[key]
+        return self._client(service, None)
 
     def client_as(self, service: str, logical_id: str) -> Any:
         """A client that signs as the template's resource `logical_id` (iam_calls.caller_key),
         so what it calls is recorded as that resource's and checked against its role."""
-        session = boto3.session.Session(
-            aws_access_key_id=caller_key(logical_id),
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
-        region = self._template.region if self._template else REGION
-        return session.client(  # type: ignore[call-overload]
-            service, endpoint_url=self.endpoint_url, region_name=region
-        )
+        return self._client(service, logical_id)
+
+    def _client(self, service: str, caller: str | None) -> Any:
+        endpoint_url = self.endpoint_url
+        with self._clients_lock:
+            key = (service, endpoint_url, caller)
+            if key not in self._clients:
+                session = self._session
+                if caller is not None:
+                    session = boto3.session.Session(
+                        aws_access_key_id=caller_key(caller),
+                        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                    )
+                region = self._template.region if self._template else REGION
+                self._clients[key] = session.client(  # type: ignore[call-overload]
+                    service, endpoint_url=endpoint_url, region_name=region
+                )
+            return self._clients[key]
 
     @property
     def recorded(self) -> CallRecorder:
