@@ -37,6 +37,13 @@ from tests.helpers import (
 )
 
 PROVIDER = "surecart"
+# Each provider function of the template and the provider it serves.
+PROVIDER_FUNCTIONS = [
+    ("ConvergeGateFunction", "convergegate"),
+    ("SureCartFunction", "surecart"),
+    ("Gr4vyFunction", "gr4vy"),
+    ("ShoplazzaFunction", "shoplazza"),
+]
 DEFAULT_URL = "https://default.surecart.test"
 PREFIX = "refund-status/surecart/"
 
@@ -406,15 +413,7 @@ def secret_read_patterns(function: str) -> list[str]:
     return patterns
 
 
-@pytest.mark.parametrize(
-    ("function", "provider"),
-    [
-        ("ConvergeGateFunction", "convergegate"),
-        ("SureCartFunction", "surecart"),
-        ("Gr4vyFunction", "gr4vy"),
-        ("ShoplazzaFunction", "shoplazza"),
-    ],
-)
+@pytest.mark.parametrize(("function", "provider"), PROVIDER_FUNCTIONS)
 def test_each_function_reads_its_own_providers_accounts_only(function: str, provider: str) -> None:
     patterns = secret_read_patterns(function)
 
@@ -546,15 +545,7 @@ def _dynamodb_grants(function: str) -> list[tuple[set[str], str, Any]]:
     return grants
 
 
-@pytest.mark.parametrize(
-    ("function", "provider"),
-    [
-        ("ConvergeGateFunction", "convergegate"),
-        ("SureCartFunction", "surecart"),
-        ("Gr4vyFunction", "gr4vy"),
-        ("ShoplazzaFunction", "shoplazza"),
-    ],
-)
+@pytest.mark.parametrize(("function", "provider"), PROVIDER_FUNCTIONS)
 def test_each_function_may_update_its_own_providers_records_only(
     function: str, provider: str
 ) -> None:
