@@ -157,8 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         problems += 1
 
     for label, overrides in (("default parameters", {}), ("every feature on", ALL_FEATURES)):
-        transformed_for = transformed if not overrides else sam.transformed_template(args.template)
-        policies = sam.resolved_policies(transformed_for, sam.resolver(transformed_for, overrides))
+        # (The transform does not depend on the parameters: they are resolved here.)
+        policies = sam.resolved_policies(transformed, sam.resolver(transformed, overrides))
         findings = parliament_findings(policies, args.tools / "python")
         unexplained = [f for f in findings if explained(f, ignores) is None]
         out.write(
@@ -174,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         problems += len(unexplained)
 
-    problems += iam_check.report(args.calls, args.template, out)
+    problems += iam_check.report(args.calls, args.template, out, transformed=transformed)
 
     out.write("actions each role grants (default parameters):\n")
     for role, actions in granted_actions(transformed).items():

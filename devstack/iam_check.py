@@ -182,14 +182,22 @@ def unused_grants(
     return unused
 
 
-def report(calls_dir: Path, template: Path, out: TextIO, *, denied_only: bool = False) -> int:
+def report(
+    calls_dir: Path,
+    template: Path,
+    out: TextIO,
+    *,
+    denied_only: bool = False,
+    transformed: Mapping[str, Any] | None = None,
+) -> int:
     """Print the verdicts and (unless `denied_only`) the unused grants; the number of
-    problems."""
+    problems. `transformed`: SAM's transform of `template`, when the caller has it."""
     calls = read_log(calls_dir) if calls_dir.is_dir() else []
     if not calls:
         out.write(f"iam calls: none recorded in {calls_dir} (run the tests or the demo first)\n")
         return 0
-    transformed = sam.transformed_template(template)
+    if transformed is None:
+        transformed = sam.transformed_template(template)
     verdicts = evaluate(calls, transformed)
     denied = [v for v in verdicts if v.result != "Allowed"]
     by_role: dict[str, set[str]] = defaultdict(set)
