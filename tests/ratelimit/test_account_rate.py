@@ -4,23 +4,17 @@ conditions (refund_core.rate_limit), shown on DynamoDB Local (AWS's engine)."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter
 from typing import Any
 
-import boto3
 import pytest
-import respx
-from moto import mock_aws
 
 from devstack.aws.template import Table
 from refund_core.errors import ProviderRateLimited
 from refund_core.rate_limit import AccountRateLimit, rate_key
 from tests.dynamodb_local import create_table
-from tests.helpers import create_records_table, secret_for
-from tests.test_accounts import DEFAULT_URL, Deployment, store_url, surecart_refund
 
 
 def most_in_any_second(turns: list[float]) -> int:
@@ -104,59 +98,3 @@ def test_a_near_turn_is_waited_for_and_a_far_one_is_refused_with_retry_after(
     assert "0.25/s" in refused.value.message
     item = moto_dynamodb.get_item(TableName=table, Key=rate_key("shoplazza", "store-a"))["Item"]
     assert "account" not in item  # never listed (the listing index is keyed on account)
-
-
-def test_the_apis_gets_share_the_budget_and_a_spent_one_is_503_without_calling_the_provider(
-    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with mock_aws():
-        table = create_records_table(boto3.client("dynamodb", region_name="us-east-1"))
-        monkeypatch.setenv("RECORDS_TABLE_NAME", table)
-        monkeypatch.setenv("ACCOUNT_RATE_PER_SECOND", "0.5")
-        deployment.add_store("store-a")
-        with respx.mock(assert_all_called=True) as mock:
-            default = mock.get(f"{DEFAULT_URL}/v1/refunds/re_1").respond(
-                200, json=surecart_refund("re_1", "pending")
-            )
-            store = mock.get(f"{store_url('store-a')}/v1/refunds/re_1").respond(
-                200, json=surecart_refund("re_1", "pending")
-            )
-            first, _ = deployment.get("re_1")
-            second, body = deployment.get("re_1")
-            other, _ = deployment.get("re_1", account="store-a")
-
-    assert (first, second, other) == (200, 503, 200)
-    assert body["error"]["code"] == "provider_rate_limited"
-    assert body["error"]["retryable"] is True
-    assert body["error"]["account"] == "default"
-    assert default.call_count == 1  # the refused GET never reached the provider
-    assert store.call_count == 1
-
-
-def test_the_retry_after_a_rotation_takes_its_own_turn(
-    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A 401, a re-read secret, a second provider call: two calls, so two turns. At a budget
-    of one call in two seconds the second turn is too far: 503, and no second provider call."""
-    with mock_aws():
-        table = create_records_table(boto3.client("dynamodb", region_name="us-east-1"))
-        monkeypatch.setenv("RECORDS_TABLE_NAME", table)
-        monkeypatch.setenv("ACCOUNT_RATE_PER_SECOND", "0.5")
-        deployment.add_store("store-a")
-        deployment.clients.get("store-a")  # the old secret, cached (no provider call)
-        with respx.mock(assert_all_called=True) as mock:
-            provider = mock.get(f"{store_url('store-a')}/v1/refunds/re_1").respond(
-                401, json={"http_status": "unauthorized", "type": "unauthorized"}
-            )
-            deployment.secrets.put_secret_value(
-                SecretId="refund-status/surecart/store-a",
-                SecretString=json.dumps(
-                    secret_for("surecart", base_url=store_url("store-a"))
-                    | {"api_token": "st_rotated_token_2"}
-                ),
-            )
-            status, body = deployment.get("re_1", account="store-a")
-
-    assert status == 503
-    assert body["error"]["code"] == "provider_rate_limited"
-    assert provider.call_count == 1
