@@ -171,7 +171,8 @@ class GatewayAnswer:
 def gateway_response(
     api: Api, response_type: str, default_status: int, message: str
 ) -> GatewayAnswer:
-    """What API Gateway answers itself, from the template's GatewayResponses when declared."""
+    """What API Gateway answers itself, from the API's gateway responses when declared (the
+    `x-amazon-apigateway-gateway-responses` SAM writes from the template's GatewayResponses)."""
     # As API Gateway does: a type the template does not declare falls back to DEFAULT_4XX or
     # DEFAULT_5XX (their body, the type's own status).
     fallback = "DEFAULT_5XX" if default_status >= 500 else "DEFAULT_4XX"
@@ -180,11 +181,11 @@ def gateway_response(
         declared = {
             k: v
             for k, v in (api.gateway_responses.get(fallback) or {}).items()
-            if k != "StatusCode"
+            if k != "statusCode"
         }
-    status = int(declared.get("StatusCode", default_status))
+    status = int(declared.get("statusCode", default_status))
     headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", response_type)]
-    template = (declared.get("ResponseTemplates") or {}).get("application/json")
+    template = (declared.get("responseTemplates") or {}).get("application/json")
     if template:
         body = template.replace("$context.error.messageString", json.dumps(message))
     else:

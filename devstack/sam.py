@@ -12,47 +12,24 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from devstack.aws import transform
 from devstack.aws._intrinsics import Pseudo, Resolver
 from devstack.aws.template import ACCOUNT_ID, DEFAULT_STACK_NAME, REGION
 
 REPO: Final = Path(__file__).resolve().parent.parent
 TEMPLATE: Final = REPO / "template.yaml"
+
+
+def transformed_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """template.yaml as SAM's transform makes it (devstack.aws.transform)."""
+    return transform.transformed_template(path)
+
+
 # The properties a resource policy lives in, per type (roles hold theirs in `Policies`).
 _RESOURCE_POLICIES: Final[Mapping[str, str]] = {
     "AWS::SecretsManager::ResourcePolicy": "ResourcePolicy",
     "AWS::SQS::QueuePolicy": "PolicyDocument",
 }
-
-
-def transformed_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    """`path` through SAM's transform, its local code paths replaced by the S3 URIs the
-    transform wants (what `sam package` does)."""
-    import logging
-    import os
-
-    # SAM's translator asks boto3 for a region for its pseudo parameters; any one will do.
-    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
-    from samtranslator.translator.transform import transform  # type: ignore[import-untyped]
-    from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped]
-
-    # (Its notes on feature toggles and unpublished metrics are about SAM's own telemetry.)
-    logging.getLogger("samtranslator").setLevel(logging.ERROR)
-
-    template: dict[str, Any] = yaml_parse(path.read_text(encoding="utf-8"))
-    for resource in template["Resources"].values():
-        properties = resource.get("Properties") or {}
-        for key in ("CodeUri", "ContentUri", "DefinitionUri"):
-            if isinstance(properties.get(key), str):
-                properties[key] = "s3://bucket/key"
-
-    class NoManagedPolicies:
-        """SAM asks IAM for the managed policies' ARNs; the template names none by name."""
-
-        def load(self) -> dict[str, str]:
-            return {}
-
-    transformed: dict[str, Any] = transform(template, {}, NoManagedPolicies())
-    return transformed
 
 
 def resolver(

@@ -28,11 +28,9 @@ NO_VALUE: Final = _NoValue()
 
 # The property that names a resource, per type; absent → `<stack>-<LogicalId>`.
 NAME_PROPERTY: Final[Mapping[str, str]] = {
-    "AWS::Serverless::Function": "FunctionName",
     "AWS::Lambda::Function": "FunctionName",
-    "AWS::Serverless::Api": "Name",
-    "AWS::Serverless::LayerVersion": "LayerName",
-    "AWS::Serverless::StateMachine": "Name",
+    "AWS::Lambda::LayerVersion": "LayerName",
+    "AWS::ApiGateway::RestApi": "Name",
     "AWS::StepFunctions::StateMachine": "StateMachineName",
     "AWS::DynamoDB::Table": "TableName",
     "AWS::SecretsManager::Secret": "Name",
@@ -53,10 +51,9 @@ NAME_PROPERTY: Final[Mapping[str, str]] = {
 # Types whose Ref is an ARN rather than a name (as CloudFormation documents them).
 _REF_IS_ARN: Final = frozenset(
     {
-        "AWS::Serverless::StateMachine",
         "AWS::StepFunctions::StateMachine",
         "AWS::SecretsManager::Secret",
-        "AWS::Serverless::LayerVersion",
+        "AWS::Lambda::LayerVersion",
         "AWS::IAM::ManagedPolicy",
         "AWS::SNS::Topic",
     }
@@ -160,14 +157,12 @@ class Resolver:
         p, r, a = self._pseudo.partition, self._pseudo.region, self._pseudo.account_id
         name = self.physical_name(logical_id)
         arns = {
-            "AWS::Serverless::Function": f"arn:{p}:lambda:{r}:{a}:function:{name}",
             "AWS::Lambda::Function": f"arn:{p}:lambda:{r}:{a}:function:{name}",
             "AWS::DynamoDB::Table": f"arn:{p}:dynamodb:{r}:{a}:table/{name}",
-            "AWS::Serverless::StateMachine": f"arn:{p}:states:{r}:{a}:stateMachine:{name}",
             "AWS::StepFunctions::StateMachine": f"arn:{p}:states:{r}:{a}:stateMachine:{name}",
             # A partial ARN (no random suffix): the emulator passes the real one in physical_ids.
             "AWS::SecretsManager::Secret": f"arn:{p}:secretsmanager:{r}:{a}:secret:{name}",
-            "AWS::Serverless::LayerVersion": f"arn:{p}:lambda:{r}:{a}:layer:{name}:1",
+            "AWS::Lambda::LayerVersion": f"arn:{p}:lambda:{r}:{a}:layer:{name}:1",
             "AWS::Logs::LogGroup": f"arn:{p}:logs:{r}:{a}:log-group:{name}:*",
             "AWS::IAM::Role": f"arn:{p}:iam::{a}:role/{name}",
             "AWS::IAM::ManagedPolicy": f"arn:{p}:iam::{a}:policy/{name}",
@@ -178,7 +173,7 @@ class Resolver:
             "AWS::Events::Archive": f"arn:{p}:events:{r}:{a}:archive/{name}",
             "AWS::Events::Rule": f"arn:{p}:events:{r}:{a}:rule/{name}",
             "AWS::Pipes::Pipe": f"arn:{p}:pipes:{r}:{a}:pipe/{name}",
-            "AWS::Serverless::Api": (
+            "AWS::ApiGateway::RestApi": (
                 f"arn:{p}:apigateway:{r}::/restapis/{self.rest_api_id(logical_id)}"
             ),
         }
@@ -186,14 +181,6 @@ class Resolver:
         if resource_type not in arns:
             raise UnresolvableReference(f"{logical_id!r} ({resource_type}) has no ARN locally")
         return arns[resource_type]
-
-    def alias_arn(self, logical_id: str) -> str:
-        """`!Ref <Function>.Alias`: the ARN of the alias SAM's AutoPublishAlias makes."""
-        properties = self._resource(logical_id).get("Properties") or {}
-        if "AutoPublishAlias" not in properties:
-            raise UnresolvableReference(f"{logical_id}.Alias: the function has no AutoPublishAlias")
-        alias = stringify(self.resolve(properties["AutoPublishAlias"]), f"{logical_id}.Alias")
-        return f"{self.arn(logical_id)}:{alias}"
 
     def queue_url(self, logical_id: str) -> str:
         """A queue's URL as SQS forms it (the local stack finds queues by name)."""
@@ -219,10 +206,8 @@ class Resolver:
                 return self._pseudo.value(name)
             except KeyError:
                 raise UnresolvableReference(f"unknown pseudo parameter {name!r}") from None
-        if name.endswith(".Alias") and name.removesuffix(".Alias") in self._resources:
-            return self.alias_arn(name.removesuffix(".Alias"))
         resource_type = self._type(name)
-        if resource_type == "AWS::Serverless::Api":
+        if resource_type == "AWS::ApiGateway::RestApi":
             return self.rest_api_id(name)
         if resource_type == "AWS::Lambda::Alias":  # (SAM's transform: `<Function>Alias<name>`)
             props = self._resource(name).get("Properties") or {}
@@ -255,7 +240,7 @@ class Resolver:
             return self.queue_url(logical_id)
         if attribute == "StreamArn" and resource_type == "AWS::DynamoDB::Table":
             return f"{self.arn(logical_id)}/stream/local"
-        if attribute == "RootResourceId" and resource_type == "AWS::Serverless::Api":
+        if attribute == "RootResourceId" and resource_type == "AWS::ApiGateway::RestApi":
             return "root"
         raise UnresolvableReference(
             f"Fn::GetAtt {logical_id}.{attribute}: {resource_type} has no attribute "

@@ -1,14 +1,13 @@
-"""template.yaml as typed models: what the local stack creates, read from the template itself.
+"""template.yaml as typed models: what the local stack creates, read from SAM's own transform.
 
-The template is parsed with cfn-lint's CloudFormation-aware loader (short-form tags such as
-`!Sub` become their long form), SAM `Globals` are applied the way SAM applies them (maps
-merged, lists appended, scalars overridden), parameters get their defaults or the caller's
-overrides, and the intrinsics are evaluated with a deterministic local naming scheme
-(see `_intrinsics`). Nothing here talks to AWS or moto.
+The template goes through samtranslator (`devstack.aws.transform`), as `sam deploy` sends it
+through CloudFormation's SAM macro: Globals, `Events`, generated roles, aliases and the API's
+OpenAPI body all come from SAM. What it makes is then read here: parameters get their
+defaults or the caller's overrides, and the intrinsics are evaluated with a deterministic
+local naming scheme (see `_intrinsics`). Nothing here talks to AWS or moto.
 
-One module past 500 lines because it is one table: each resource type the local stack
-creates, the properties it accepts for it, and its model; issue 13 replaces the reading of
-Globals, policies and events with SAM's own transform, which will shrink it.
+One module past 500 lines because it is one table: each CloudFormation type the local stack
+creates, the properties it accepts for it (any other is refused by name), and its model.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from typing import Any, Final
 
 from cfnlint.decode import decode  # type: ignore[import-untyped]
 
+from devstack.aws import transform
 from devstack.aws._intrinsics import NO_VALUE, Pseudo, Resolver, stringify
 from devstack.aws.errors import (
     ParameterError,
@@ -35,11 +35,11 @@ ACCOUNT_ID: Final = "123456789012"
 REGION: Final = "us-east-1"
 DEFAULT_STACK_NAME: Final = "refund-status"
 
-FUNCTION: Final = "AWS::Serverless::Function"
-API: Final = "AWS::Serverless::Api"
-LAYER: Final = "AWS::Serverless::LayerVersion"
-SAM_STATE_MACHINE: Final = "AWS::Serverless::StateMachine"
-CFN_STATE_MACHINE: Final = "AWS::StepFunctions::StateMachine"
+FUNCTION: Final = "AWS::Lambda::Function"
+LAYER: Final = "AWS::Lambda::LayerVersion"
+REST_API: Final = "AWS::ApiGateway::RestApi"
+STAGE: Final = "AWS::ApiGateway::Stage"
+STATE_MACHINE: Final = "AWS::StepFunctions::StateMachine"
 TABLE: Final = "AWS::DynamoDB::Table"
 SECRET: Final = "AWS::SecretsManager::Secret"  # noqa: S105 - a type name
 LOG_GROUP: Final = "AWS::Logs::LogGroup"
@@ -60,16 +60,25 @@ MONITORING_TYPES: Final = (TOPIC, SUBSCRIPTION, ALARM, DASHBOARD)
 EVENT_TYPES: Final = (QUEUE, QUEUE_POLICY, EVENT_BUS, ARCHIVE, RULE, PIPE)
 
 SUPPORTED_TYPES: Final = frozenset(
-    {FUNCTION, API, LAYER, SAM_STATE_MACHINE, CFN_STATE_MACHINE, TABLE, SECRET, LOG_GROUP}
+    {FUNCTION, LAYER, REST_API, STAGE, STATE_MACHINE, TABLE, SECRET, LOG_GROUP}
     | set(MONITORING_TYPES)
     | set(EVENT_TYPES)
 )
-# IAM is accepted and ignored: the local stack does not enforce permissions (nor secrets'
-# resource policies). So is the account-wide API Gateway setting (the role it logs with).
+# Accepted and not created, each for a reason:
 IGNORED_TYPE_PREFIXES: Final = (
+    # Permissions are not enforced at call time: devstack.iam_check evaluates every call the
+    # run recorded against these roles and policies afterwards.
     "AWS::IAM::",
-    "AWS::ApiGateway::Account",
+    "AWS::Lambda::Permission",
     "AWS::SecretsManager::ResourcePolicy",
+    # Locally a function has one version, its code on disk: an alias or a version is that
+    # function, a deployment is all at once, and the API's deployment is the running gateway.
+    "AWS::Lambda::Version",
+    "AWS::Lambda::Alias",
+    "AWS::CodeDeploy::",
+    "AWS::ApiGateway::Deployment",
+    # The account-wide API Gateway setting: the role access logs are written with.
+    "AWS::ApiGateway::Account",
 )
 
 # For each type the local stack creates in moto: the properties it creates the resource with.
@@ -92,32 +101,54 @@ CREATED_PROPERTIES: Final[Mapping[str, frozenset[str]]] = {
         }
     ),
     LOG_GROUP: frozenset({"LogGroupName", "RetentionInDays"}),
-    SAM_STATE_MACHINE: frozenset(
+    FUNCTION: frozenset(
         {
-            "Name",
-            "Type",
-            "Definition",
-            "DefinitionUri",
-            "DefinitionSubstitutions",
-            "Logging",
-            "Tracing",
-            # Permissions, like IAM resources, are accepted and not enforced.
-            "Policies",
-            "Role",
-            "RolePath",
-            "PermissionsBoundary",
+            "FunctionName",
+            "Description",
+            "Code",  # an S3 location whose key is the local directory (transform.py)
+            "Handler",
+            "Runtime",
+            "Timeout",
+            "MemorySize",
+            "Environment",
+            "Layers",
+            "Role",  # checked after the run (devstack.iam_check), not at call time
+            # Not emulated, and no behaviour of the code depends on them: the worker runs the
+            # host's architecture, logs to the terminal, and Powertools' tracer is off locally.
+            "Architectures",
+            "LoggingConfig",
+            "TracingConfig",
+            "Tags",  # SAM's own `lambda:createdBy` tag
         }
     ),
-    CFN_STATE_MACHINE: frozenset(
+    LAYER: frozenset(
+        {"LayerName", "Description", "Content", "CompatibleArchitectures", "CompatibleRuntimes"}
+    ),
+    # The API is the local gateway serving the routes of the OpenAPI body SAM wrote; its
+    # stage's access log, tracing and throttling are API Gateway's, not emulated.
+    REST_API: frozenset({"Name", "Body"}),
+    STAGE: frozenset(
+        {
+            "RestApiId",
+            "StageName",
+            "DeploymentId",
+            "AccessLogSetting",
+            "TracingEnabled",
+            "MethodSettings",
+        }
+    ),
+    STATE_MACHINE: frozenset(
         {
             "StateMachineName",
             "StateMachineType",
             "Definition",
             "DefinitionString",
+            "DefinitionS3Location",  # an S3 location whose key is the local file (transform.py)
             "DefinitionSubstitutions",
             "LoggingConfiguration",
             "TracingConfiguration",
-            "RoleArn",  # not enforced
+            "RoleArn",  # checked after the run (devstack.iam_check), not at call time
+            "Tags",  # SAM's own `stateMachine:createdBy` tag
         }
     ),
     SECRET: frozenset({"Name", "Description", "SecretString"}),
@@ -173,22 +204,14 @@ CREATED_PROPERTIES: Final[Mapping[str, frozenset[str]]] = {
     ),
 }
 
-# SAM Globals section → the resource type it applies to.
-_GLOBALS_SECTIONS: Final[Mapping[str, str]] = {
-    "Function": FUNCTION,
-    "Api": API,
-    "StateMachine": SAM_STATE_MACHINE,
-    "LayerVersion": LAYER,
-}
-_INTRINSIC_KEY: Final = re.compile(r"^(Ref|Condition|Fn::.+)$")
-
 
 # ---------------------------------------------------------------------- models
 
 
 @dataclass(frozen=True)
 class Function:
-    """An `AWS::Serverless::Function` with Globals applied and its environment resolved."""
+    """An `AWS::Lambda::Function` as SAM made it (Globals applied, routes from the API's
+    body), its environment resolved."""
 
     logical_id: str
     name: str
@@ -430,22 +453,21 @@ def load_template(
     Raises `UnsupportedResource` for a resource type the local stack cannot run.
     """
     template_path = Path(path).resolve()
-    raw = read_raw(template_path)
-    resources_raw: Mapping[str, Any] = raw.get("Resources") or {}
-    for logical_id, resource in resources_raw.items():
+    transformed = transform.transformed_template(template_path, parameter_overrides)
+    resources: Mapping[str, Any] = transformed.get("Resources") or {}
+    for logical_id, resource in resources.items():
         resource_type = str(resource.get("Type"))
         if resource_type not in SUPPORTED_TYPES and not resource_type.startswith(
             IGNORED_TYPE_PREFIXES
         ):
             raise UnsupportedResource(logical_id, resource_type)
 
-    resources = _apply_globals(resources_raw, raw.get("Globals") or {})
-    parameters = _parameters(raw.get("Parameters") or {}, parameter_overrides or {})
+    parameters = _parameters(transformed.get("Parameters") or {}, parameter_overrides or {})
     resolver = Resolver(
         resources=resources,
         parameters=parameters,
-        conditions=raw.get("Conditions") or {},
-        mappings=raw.get("Mappings") or {},
+        conditions=transformed.get("Conditions") or {},
+        mappings=transformed.get("Mappings") or {},
         pseudo=Pseudo(stack_name=stack_name, region=region, account_id=account_id),
         physical_ids=physical_ids or {},
     )
@@ -454,7 +476,7 @@ def load_template(
         for logical_id, resource in resources.items()
         if "Condition" not in resource or resolver.condition(str(resource["Condition"]))
     }
-    builder = _Builder(template_path.parent, active, resolver)
+    builder = _Builder(template_path, active, resolver)
     return Template(
         path=template_path,
         stack_name=stack_name,
@@ -463,7 +485,7 @@ def load_template(
         parameters=parameters,
         functions=builder.functions(),
         tables=builder.of_type(TABLE, builder.table),
-        state_machines=builder.state_machines(),
+        state_machines=builder.of_type(STATE_MACHINE, builder.state_machine),
         secrets=builder.of_type(SECRET, builder.secret),
         api=builder.api(),
         log_groups=builder.of_type(LOG_GROUP, builder.log_group),
@@ -473,7 +495,8 @@ def load_template(
 
 
 def read_raw(path: Path) -> dict[str, Any]:
-    """The template as plain data (short-form tags in their long form), not yet resolved."""
+    """The template as written, as plain data (short-form tags in their long form), for what
+    SAM's transform does not carry (such as the reviewers' notes in `Metadata`)."""
     if not path.is_file():
         raise TemplateError(f"template not found: {path}")
     decoded, problems = decode(str(path))
@@ -497,45 +520,6 @@ def _plain(node: Any) -> Any:
     if isinstance(node, str):
         return str(node)
     return node
-
-
-def _apply_globals(
-    resources: Mapping[str, Any], globals_: Mapping[str, Any]
-) -> dict[str, dict[str, Any]]:
-    by_type = {_GLOBALS_SECTIONS[k]: v for k, v in globals_.items() if k in _GLOBALS_SECTIONS}
-    merged: dict[str, dict[str, Any]] = {}
-    for logical_id, resource in resources.items():
-        resource = dict(resource)
-        global_properties = by_type.get(str(resource.get("Type")))
-        if global_properties:
-            resource["Properties"] = _sam_merge(global_properties, resource.get("Properties") or {})
-        merged[logical_id] = resource
-    return merged
-
-
-def _is_intrinsic(node: Any) -> bool:
-    return (
-        isinstance(node, Mapping)
-        and len(node) == 1
-        and bool(_INTRINSIC_KEY.match(next(iter(node))))
-    )
-
-
-def _sam_merge(global_value: Any, local_value: Any) -> Any:
-    """SAM's Globals rule: maps merge (local wins per key), lists append, scalars override."""
-    if (
-        isinstance(global_value, Mapping)
-        and isinstance(local_value, Mapping)
-        and not _is_intrinsic(global_value)
-        and not _is_intrinsic(local_value)
-    ):
-        merged = dict(global_value)
-        for key, value in local_value.items():
-            merged[key] = _sam_merge(global_value[key], value) if key in global_value else value
-        return merged
-    if isinstance(global_value, list) and isinstance(local_value, list):
-        return [*global_value, *local_value]
-    return local_value
 
 
 def _parameters(
@@ -580,8 +564,8 @@ def _check_parameter(name: str, spec: Mapping[str, Any], text: str) -> None:
 class _Builder:
     """Turns resolved resources into models."""
 
-    def __init__(self, base: Path, resources: Mapping[str, Any], resolver: Resolver) -> None:
-        self._base = base
+    def __init__(self, template: Path, resources: Mapping[str, Any], resolver: Resolver) -> None:
+        self._template = template
         self._resources = resources
         self._resolver = resolver
 
@@ -617,38 +601,41 @@ class _Builder:
     def _value(self, properties: Mapping[str, Any], key: str, default: Any = None) -> Any:
         return self._resolver.resolve(properties[key]) if key in properties else default
 
-    def _path(self, logical_id: str, key: str, value: Any) -> Path:
-        if not isinstance(value, str):
-            raise TemplateError(
-                f"{logical_id}.{key}: the local stack needs a local path, got {value!r}"
-            )
-        return (self._base / value).resolve()
+    def _code(self, logical_id: str, key: str, location: Any, s3_key: str = "S3Key") -> Path:
+        """The local path behind a transformed code location (`Code`, `Content`...)."""
+        where = f"{logical_id}.{key}"
+        if not isinstance(location, Mapping) or s3_key not in location:
+            raise TemplateError(f"{where}: only a local path (SAM's CodeUri) runs locally")
+        return transform.local_path(self._template, location[s3_key], where)
 
     # ------------------------------------------------------------------ functions
 
     def functions(self) -> dict[str, Function]:
         """Every function, with its routes and layer directories."""
         layers = {
-            self._resolver.arn(logical_id): self._path(
-                logical_id, "ContentUri", self._value(self._props(logical_id), "ContentUri")
+            self._resolver.arn(logical_id): self._code(
+                logical_id, "Content", self._value(self._props(logical_id), "Content")
             )
             for logical_id, resource in self._resources.items()
             if resource.get("Type") == LAYER
         }
-        return self.of_type(FUNCTION, lambda lid, props: self._function(lid, props, layers))
+        routes = self._routes()
+        return self.of_type(FUNCTION, lambda lid, props: self._function(lid, props, layers, routes))
 
     def _function(
-        self, logical_id: str, props: Mapping[str, Any], layers: Mapping[str, Path]
+        self,
+        logical_id: str,
+        props: Mapping[str, Any],
+        layers: Mapping[str, Path],
+        routes: list[Route],
     ) -> Function:
-        if "InlineCode" in props or "ImageUri" in props:
-            raise TemplateError(f"{logical_id}: only CodeUri (a local directory) runs locally")
         environment = (self._value(props, "Environment") or {}).get("Variables") or {}
         layer_arns = self._value(props, "Layers") or []
         return Function(
             logical_id=logical_id,
             name=self._resolver.physical_name(logical_id),
             arn=self._resolver.arn(logical_id),
-            code_dir=self._path(logical_id, "CodeUri", self._value(props, "CodeUri")),
+            code_dir=self._code(logical_id, "Code", self._value(props, "Code")),
             handler=str(self._value(props, "Handler")),
             runtime=str(self._value(props, "Runtime", "python3.13")),
             timeout=int(self._value(props, "Timeout", 3)),
@@ -659,46 +646,63 @@ class _Builder:
             },
             # Layers published elsewhere (an ARN not in this template) cannot be fetched locally.
             layer_dirs=tuple(layers[arn] for arn in layer_arns if arn in layers),
-            routes=tuple((r.method, r.path) for r in self._routes(logical_id, props)),
+            routes=tuple((r.method, r.path) for r in routes if r.function == logical_id),
         )
-
-    def _routes(self, logical_id: str, props: Mapping[str, Any]) -> list[Route]:
-        routes = []
-        for event in (props.get("Events") or {}).values():
-            if event.get("Type") != "Api":
-                continue
-            event_props = self._resolver.resolve(event.get("Properties") or {})
-            method = str(event_props.get("Method", "ANY")).upper()
-            routes.append(Route(method=method, path=str(event_props["Path"]), function=logical_id))
-        return routes
 
     # ------------------------------------------------------------------ API
 
-    def api(self) -> Api | None:
-        """The one REST API (explicit, or SAM's implicit one when only events declare routes)."""
-        apis = [lid for lid, r in self._resources.items() if r.get("Type") == API]
+    def _rest_api(self) -> str | None:
+        apis = [lid for lid, r in self._resources.items() if r.get("Type") == REST_API]
         if len(apis) > 1:
             raise TemplateError(f"the local stack serves one API; the template has {apis}")
-        routes = [
-            route
-            for logical_id, resource in self._resources.items()
+        return apis[0] if apis else None
+
+    def _routes(self) -> list[Route]:
+        """The routes of the API's OpenAPI body (SAM writes one path per `Api` event)."""
+        logical_id = self._rest_api()
+        if logical_id is None:
+            return []
+        body = self._value(self._props(logical_id), "Body") or {}
+        functions = {
+            self._resolver.arn(lid): lid
+            for lid, resource in self._resources.items()
             if resource.get("Type") == FUNCTION
-            for route in self._routes(logical_id, self._props(logical_id))
+        }
+        routes = []
+        for path, operations in (body.get("paths") or {}).items():
+            for method, operation in operations.items():
+                if method != _ANY_METHOD and method.upper() not in _HTTP_METHODS:
+                    continue  # (`parameters` and other path-level keys)
+                target = _proxy_target(logical_id, path, operation)
+                # The integration invokes a function, an alias or a version of it.
+                function = functions.get(target) or functions.get(target.rsplit(":", 1)[0])
+                if function is None:
+                    raise TemplateError(
+                        f"{logical_id}: {method} {path} invokes {target}, no function here"
+                    )
+                shown = "ANY" if method == _ANY_METHOD else method.upper()
+                routes.append(Route(method=shown, path=str(path), function=function))
+        return routes
+
+    def api(self) -> Api | None:
+        """The one REST API: the routes of its body, its stage, its own responses."""
+        logical_id = self._rest_api()
+        if logical_id is None:
+            return None
+        body = self._value(self._props(logical_id), "Body") or {}
+        stages = [
+            self._value(resource.get("Properties") or {}, "StageName")
+            for resource in self._resources.values()
+            if resource.get("Type") == STAGE
+            and (resource.get("Properties") or {}).get("RestApiId") == {"Ref": logical_id}
         ]
-        if not apis:
-            if not routes:
-                return None
-            return Api("ServerlessRestApi", "ServerlessRestApi", "Prod", tuple(routes))
-        logical_id = apis[0]
-        props = self._props(logical_id)
-        auth = self._value(props, "Auth") or {}
         return Api(
             logical_id=logical_id,
             name=self._resolver.physical_name(logical_id),
-            stage_name=str(self._value(props, "StageName", "Prod")),
-            routes=tuple(routes),
-            default_authorizer=auth.get("DefaultAuthorizer"),
-            gateway_responses=self._value(props, "GatewayResponses") or {},
+            stage_name=str(stages[0]) if stages else "Prod",
+            routes=tuple(self._routes()),
+            default_authorizer=_authorizer(logical_id, body),
+            gateway_responses=body.get(_GATEWAY_RESPONSES) or {},
         )
 
     # ------------------------------------------------------------------ storage
@@ -773,16 +777,11 @@ class _Builder:
 
     # ------------------------------------------------------------------ workflows
 
-    def state_machines(self) -> dict[str, StateMachine]:
-        """Every state machine (SAM's and CloudFormation's), definitions substituted."""
-        return {
-            **self.of_type(SAM_STATE_MACHINE, self._state_machine),
-            **self.of_type(CFN_STATE_MACHINE, self._state_machine),
-        }
-
-    def _state_machine(self, logical_id: str, props: Mapping[str, Any]) -> StateMachine:
-        if "DefinitionUri" in props:
-            path = self._path(logical_id, "DefinitionUri", self._value(props, "DefinitionUri"))
+    def state_machine(self, logical_id: str, props: Mapping[str, Any]) -> StateMachine:
+        """A state machine, its definition substituted as CloudFormation substitutes it."""
+        if "DefinitionS3Location" in props:
+            location = self._value(props, "DefinitionS3Location")
+            path = self._code(logical_id, "DefinitionS3Location", location, s3_key="Key")
             definition = path.read_text(encoding="utf-8")
         elif "Definition" in props:
             definition = json.dumps(self._value(props, "Definition"), indent=2)
@@ -797,21 +796,60 @@ class _Builder:
         # CloudFormation's substitution is textual: each ${key} it knows, nothing else.
         for key, value in substitutions.items():
             definition = definition.replace("${" + key + "}", value)
-        # SAM's `Logging`/`Tracing` and CloudFormation's `*Configuration` share one shape.
-        logging = self._value(props, "Logging", self._value(props, "LoggingConfiguration"))
-        tracing = self._value(props, "Tracing", self._value(props, "TracingConfiguration"))
+        logging = self._value(props, "LoggingConfiguration")
+        tracing = self._value(props, "TracingConfiguration")
         return StateMachine(
             logical_id=logical_id,
             name=self._resolver.physical_name(logical_id),
             arn=self._resolver.arn(logical_id),
             definition=definition,
-            type=str(
-                self._value(props, "Type", self._value(props, "StateMachineType", "STANDARD"))
-            ),
+            type=str(self._value(props, "StateMachineType", "STANDARD")),
             substitutions=substitutions,
             logging=None if logging is None else _logging(logical_id, logging),
             tracing=None if tracing is None else _tracing(logical_id, tracing),
         )
+
+
+_ANY_METHOD: Final = "x-amazon-apigateway-any-method"
+_HTTP_METHODS: Final = frozenset({"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS"})
+_INTEGRATION: Final = "x-amazon-apigateway-integration"
+_GATEWAY_RESPONSES: Final = "x-amazon-apigateway-gateway-responses"
+# `arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function ARN>/invocations`
+_INVOCATION_URI: Final = re.compile(
+    r"^arn:[^:]+:apigateway:[^:]+:lambda:path/[^/]+/functions/(.+)/invocations$"
+)
+
+
+def _proxy_target(logical_id: str, path: str, operation: Mapping[str, Any]) -> str:
+    """The function ARN an operation's Lambda proxy integration invokes."""
+    integration = operation.get(_INTEGRATION) or {}
+    if integration.get("type") != "aws_proxy":
+        raise UnsupportedProperty(logical_id, f"{path} {_INTEGRATION}", "type")
+    match = _INVOCATION_URI.match(str(integration.get("uri")))
+    if match is None:
+        raise UnsupportedProperty(logical_id, f"{path} {_INTEGRATION}", "uri")
+    return match.group(1)
+
+
+def _authorizer(logical_id: str, body: Mapping[str, Any]) -> str | None:
+    """The one way every route is authorized (`AWS_IAM` for SigV4), None for none."""
+    schemes = body.get("securityDefinitions") or {}
+    used = {
+        name
+        for operations in (body.get("paths") or {}).values()
+        for operation in operations.values()
+        if isinstance(operation, Mapping) and _INTEGRATION in operation
+        for requirement in (operation.get("security") or [{}])
+        for name in (requirement or {None: []})
+    }
+    if len(used) > 1:
+        raise TemplateError(f"{logical_id}: the local gateway serves one authorizer, not {used}")
+    name = next(iter(used), None)
+    if name is None:
+        return None
+    if (schemes.get(name) or {}).get("x-amazon-apigateway-authtype") != "awsSigv4":
+        raise UnsupportedProperty(logical_id, "securityDefinitions", str(name))
+    return "AWS_IAM"
 
 
 def _on(value: Any) -> bool:

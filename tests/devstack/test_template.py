@@ -208,7 +208,14 @@ def test_an_unknown_resource_type_is_refused_by_name(tmp_path: Path) -> None:
         ("RefundRecordsTable", ("Tags",), [{"Key": "team", "Value": "x"}], "Tags"),
         ("RefundRecordsTable", ("SSESpecification", "SSEColour"), "blue", "SSEColour"),
         ("RefundPollerLogs", ("KmsKeyId",), "alias/logs", "KmsKeyId"),
-        ("RefundPoller", ("Events",), {"Every": {"Type": "Schedule"}}, "Events"),
+        # a function setting SAM passes through to the function it creates
+        (
+            "ConvergeGateFunction",
+            ("ReservedConcurrentExecutions",),
+            5,
+            "ReservedConcurrentExecutions",
+        ),
+        ("ConvergeGateFunction", ("EphemeralStorage",), {"Size": 1024}, "EphemeralStorage"),
         ("RefundPoller", ("Logging", "Verbosity"), "high", "Verbosity"),
         ("RefundPoller", ("Tracing", "SamplingRate"), 1, "SamplingRate"),
         ("ConvergeGateSecret", ("GenerateSecretString",), {}, "GenerateSecretString"),
