@@ -78,6 +78,6 @@ def _transform(
             template, dict(parameter_values), NoManagedPolicies()
         )
     except InvalidDocumentException as error:
-        causes = "; ".join(str(cause) for cause in error.causes)
+        causes = "; ".join(getattr(cause, "message", str(cause)) for cause in error.causes)
         raise TemplateError(f"SAM's transform refused {path.name}: {causes}") from None
     return transformed

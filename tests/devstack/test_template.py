@@ -11,6 +11,7 @@ import pytest
 
 from devstack.aws.errors import (
     ParameterError,
+    TemplateError,
     UnresolvableReference,
     UnsupportedIntrinsic,
     UnsupportedProperty,
@@ -471,3 +472,34 @@ def test_a_property_the_template_leaves_out_is_absent_and_refused_when_given() -
     key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     with pytest.raises(UnsupportedProperty, match="KmsKeyId"):
         load_template(TEMPLATE, {"SecretsKmsKeyArn": key})
+
+
+def test_what_sam_itself_refuses_stops_the_local_stack_with_sams_reason(tmp_path: Path) -> None:
+    """The local stack is SAM's transform: an `Api` event SAM cannot turn into a route (no
+    Method) is refused with SAM's own message, naming the resource, as `sam deploy` would."""
+    raw = decoded_template()
+    events = raw["Resources"]["SureCartFunction"]["Properties"]["Events"]
+    events["Broken"] = {"Type": "Api", "Properties": {"Path": "/refunds/surecart/x"}}
+
+    with pytest.raises(TemplateError, match=r"\[SureCartFunction\].*\[Broken\]") as caught:
+        load_template(write_template_copy(tmp_path, raw))
+
+    assert "SAM's transform refused" in str(caught.value)
+    assert "Method" in str(caught.value)
+
+
+def test_the_routes_and_gateway_responses_are_those_sam_wrote_into_the_api_body() -> None:
+    from devstack.aws.transform import transformed_template
+
+    body = transformed_template(TEMPLATE)["Resources"]["RefundApi"]["Properties"]["Body"]
+    api = load_template(TEMPLATE).api
+    assert api is not None
+
+    written = {
+        ("ANY" if method == "x-amazon-apigateway-any-method" else method.upper(), path)
+        for path, operations in body["paths"].items()
+        for method in operations
+    }
+    assert {(r.method, r.path) for r in api.routes} == written
+    assert api.gateway_responses["MISSING_AUTHENTICATION_TOKEN"]["statusCode"] == "404"
+    assert api.stage_name == "v1"
