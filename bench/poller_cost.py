@@ -48,7 +48,6 @@ import copy
 import json
 import math
 import random
-import re
 import statistics
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -66,7 +65,7 @@ from refund_core.poller.schedule import RefundPending
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
-ASL_PATH = ROOT / "statemachine" / "refund_poller.asl.json"
+POLLER_LOGICAL_ID = "RefundPoller"
 
 # --------------------------------------------------------------------------- prices
 # us-east-1 list prices, as of 2026-11-23 (the figures the project's polling notes quote; check
@@ -146,55 +145,14 @@ STRATEGIES: tuple[Strategy, ...] = (SCHEDULE, FIXED_1MIN, FIXED_5MIN)
 
 
 # --------------------------------------------------------------------------- the definition
-def _placeholder_values(template: dict[str, Any], asl_path: Path) -> dict[str, str]:
-    """`DefinitionSubstitutions` of the state machine using `asl_path`, resolved to defaults."""
-    parameters = template.get("Parameters", {})
-    for resource in template.get("Resources", {}).values():
-        props = resource.get("Properties", {})
-        uri = str(props.get("DefinitionUri", ""))
-        if resource.get("Type") != "AWS::Serverless::StateMachine" or not uri:
-            continue
-        if Path(uri).name != asl_path.name:
-            continue
-        values: dict[str, str] = {}
-        for name, value in props.get("DefinitionSubstitutions", {}).items():
-            if isinstance(value, dict) and str(value.get("Ref", "")).endswith(".Alias"):
-                function = value["Ref"].removesuffix(".Alias")
-                values[name] = f"arn:aws:lambda:us-east-1:123456789012:function:{function}:live"
-            elif isinstance(value, dict) and "Ref" in value:
-                values[name] = str(parameters[value["Ref"]]["Default"])
-            elif isinstance(value, dict) and "Fn::GetAtt" in value:
-                target = value["Fn::GetAtt"]
-                target_id = target[0] if isinstance(target, list) else str(target).split(".")[0]
-                values[name] = f"arn:aws:lambda:us-east-1:123456789012:function:{target_id}"
-            else:
-                values[name] = str(value)
-        return values
-    raise LookupError(f"no AWS::Serverless::StateMachine uses {asl_path.name} in the template")
-
-
-def _substitute(node: Any, values: dict[str, str]) -> Any:
-    if isinstance(node, str):
-        return re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], node)
-    if isinstance(node, list):
-        return [_substitute(item, values) for item in node]
-    if isinstance(node, dict):
-        return {key: _substitute(item, values) for key, item in node.items()}
-    return node
-
-
 @cache
-def deployed_definition(
-    template_path: Path = TEMPLATE_PATH, asl_path: Path = ASL_PATH
-) -> dict[str, Any]:
-    """The ASL as deployed with the template's parameter defaults (placeholders replaced)."""
-    from cfnlint.decode import decode  # type: ignore[import-untyped]
+def deployed_definition(template_path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The poller's ASL as the local stack deploys it: SAM's transform of the template, its
+    `DefinitionSubstitutions` resolved with the parameters' defaults."""
+    from devstack.aws.template import load_template
 
-    template, matches = decode(str(template_path))
-    if template is None or matches:
-        raise ValueError(f"cannot decode {template_path}: {matches}")
-    asl = json.loads(asl_path.read_text())
-    return cast(dict[str, Any], _substitute(asl, _placeholder_values(template, asl_path)))
+    machine = load_template(template_path).state_machines[POLLER_LOGICAL_ID]
+    return cast(dict[str, Any], json.loads(machine.definition))
 
 
 def providers(asl: dict[str, Any]) -> list[str]:
