@@ -470,7 +470,9 @@ def watch_answers(
 
     def check() -> None:
         """What one poller check does: count the call, store what the provider answered."""
-        records.begin_check("surecart", refund_id, execution_arn=arn, account=account or "default")
+        records.begin_check(
+            "surecart", refund_id, poll_id=arn, execution_arn=arn, account=account or "default"
+        )
         refund = Refund.model_validate(surecart.call(refund_id, account=account).body)
         records.record_observation(refund, execution_arn=arn, checked_at=datetime.now(UTC))
 

@@ -108,7 +108,7 @@ def test_a_post_while_a_workflow_started_poller_runs_starts_nothing(stack: Stack
         name="order-42-refund",
         input=json.dumps({"provider": "surecart", "refund_id": "re_1"}),
     )["executionArn"]
-    stack.records.begin_check("surecart", "re_1", execution_arn=theirs)
+    stack.records.begin_check("surecart", "re_1", poll_id=theirs, execution_arn=theirs)
     status, body = call(stack, "POST")
     assert (status, body) == (202, {"execution_arn": theirs, "polling_state": "polling"})
     assert [e["name"] for e in executions(stack)] == ["order-42-refund"]
@@ -119,7 +119,7 @@ def test_a_post_after_the_owning_execution_ended_starts_a_poller(stack: Stack) -
     theirs = stack.sfn.start_execution(
         stateMachineArn=stack.state_machine_arn, name="order-43-refund", input="{}"
     )["executionArn"]
-    stack.records.begin_check("surecart", "re_1", execution_arn=theirs)
+    stack.records.begin_check("surecart", "re_1", poll_id=theirs, execution_arn=theirs)
     stack.sfn.stop_execution(executionArn=theirs)
     # (moto aborts an execution it runs a moment after the call.)
     deadline = time.monotonic() + 10

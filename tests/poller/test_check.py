@@ -224,7 +224,8 @@ def test_an_unnamed_failure_marks_the_record_failed_and_still_fails_the_check(
 def test_a_new_poll_clears_the_previous_polls_failure(records: RefundRecords) -> None:
     with pytest.raises(ConfigurationError):
         run(records, FakeClients(ConfigurationError("no secret", provider="surecart")), age=0)
-    event = check_event().model_copy(update={"execution_arn": ARN + "-r1"})
+    new_poll = ARN + "-r1"
+    event = check_event().model_copy(update={"execution_arn": new_poll, "poll_id": new_poll})
     with pytest.raises(RefundPending):
         run_check(
             event,

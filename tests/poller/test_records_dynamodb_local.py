@@ -396,18 +396,31 @@ def test_mark_polling_state_on_a_missing_record_creates_it(feed: Feed) -> None:
 
 def test_begin_check_counts_per_execution_and_restarts_for_a_new_one(feed: Feed) -> None:
     begin = feed.records.begin_check
-    assert [begin(PROVIDER, REFUND_ID, execution_arn=ARN_A) for _ in range(3)] == [1, 2, 3]
+    calls = [begin(PROVIDER, REFUND_ID, poll_id=ARN_A, execution_arn=ARN_A) for _ in range(3)]
+    assert calls == [1, 2, 3]
     record = feed.record()
     assert (record["execution_arn"], record["polling_state"]) == (ARN_A, "polling")
 
-    assert begin(PROVIDER, REFUND_ID, execution_arn=ARN_B) == 1
-    assert begin(PROVIDER, REFUND_ID, execution_arn=ARN_B) == 2
+    assert begin(PROVIDER, REFUND_ID, poll_id=ARN_B, execution_arn=ARN_B) == 1
+    assert begin(PROVIDER, REFUND_ID, poll_id=ARN_B, execution_arn=ARN_B) == 2
     assert feed.record()["execution_arn"] == ARN_B
+
+
+def test_a_poll_no_execution_owns_counts_its_calls_and_leaves_the_owner_alone(
+    feed: Feed,
+) -> None:
+    """The fleet's polls have an id and no execution: they never write `execution_arn`."""
+    begin = feed.records.begin_check
+    assert begin(PROVIDER, REFUND_ID, poll_id=ARN_A, execution_arn=ARN_A) == 1
+    assert begin(PROVIDER, REFUND_ID, poll_id="fleet-poll-1") == 1
+    assert begin(PROVIDER, REFUND_ID, poll_id="fleet-poll-1") == 2
+    record = feed.record()
+    assert (record["execution_arn"], record["poll_checks"]) == (ARN_A, 2)
 
 
 def test_begin_check_for_a_refresh_reopens_a_settled_record(feed: Feed) -> None:
     feed.observe(RefundStatus.SUCCEEDED, 0, arn=ARN_A)
-    assert feed.records.begin_check(PROVIDER, REFUND_ID, execution_arn=ARN_B) == 1
+    assert feed.records.begin_check(PROVIDER, REFUND_ID, poll_id=ARN_B, execution_arn=ARN_B) == 1
     record = feed.record()
     assert (record["execution_arn"], record["polling_state"]) == (ARN_B, "polling")
     # The refund itself keeps every rule: the refresh poll cannot regress it.
@@ -442,7 +455,7 @@ def test_note_watch_started_then_the_first_check(feed: Feed) -> None:
 
 
 def test_public_record_has_the_contract_fields_only(feed: Feed) -> None:
-    feed.records.begin_check(PROVIDER, REFUND_ID, execution_arn=ARN_A)
+    feed.records.begin_check(PROVIDER, REFUND_ID, poll_id=ARN_A, execution_arn=ARN_A)
     feed.records.next_generation(PROVIDER, REFUND_ID, current=0)
     feed.observe(RefundStatus.PENDING, 0)
     feed.observe(RefundStatus.SUCCEEDED, 10)

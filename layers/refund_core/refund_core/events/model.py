@@ -125,8 +125,10 @@ def polling_ended(
     sequence: int,
     ended_at: datetime,
     execution_arn: str | None,
+    poll_id: str | None = None,
 ) -> RefundPollingEnded:
-    """The event of a poll ending in `polling_state` after `sequence` status changes."""
+    """The event of a poll ending in `polling_state` after `sequence` status changes (its id
+    from the poll's, `poll_id` or else `execution_arn`, so one poll ends once)."""
     identity = "/".join(
         (
             "polling-ended",
@@ -134,7 +136,7 @@ def polling_ended(
             account,
             refund_id,
             polling_state,
-            execution_arn or ended_at.isoformat(),
+            poll_id or execution_arn or ended_at.isoformat(),
         )
     )
     return RefundPollingEnded(

@@ -23,7 +23,14 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from refund_core.accounts import DEFAULT_ACCOUNT, is_account_id
 from refund_core.aws_clients import aws_client
@@ -71,10 +78,23 @@ class PollCheckEvent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     watch: WatchSettings
-    # Step Functions' own limit on an ARN; the record stores it.
-    execution_arn: str = Field(min_length=1, max_length=2048, pattern=r"^arn:")
-    # `$$.Execution.StartTime` always carries its zone; a naive time cannot be compared.
+    # The execution that owns the record, when one does (Step Functions' own limit on an
+    # ARN; the record stores it). The fleet's checks have none.
+    execution_arn: str | None = Field(default=None, min_length=1, max_length=2048, pattern=r"^arn:")
+    # Which poll this check belongs to (its call budget restarts with each poll): a poller
+    # execution's ARN, or the fleet registration's id.
+    poll_id: str = Field(default="", max_length=2048)
+    # When the poll started: `$$.Execution.StartTime` always carries its zone, and a naive
+    # time cannot be compared.
     execution_started_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _poll_is_named(self) -> PollCheckEvent:
+        if not self.poll_id:
+            if self.execution_arn is None:
+                raise ValueError("a poll check needs poll_id or execution_arn")
+            object.__setattr__(self, "poll_id", self.execution_arn)
+        return self
 
     @classmethod
     def parse(cls, event: Any) -> PollCheckEvent:
@@ -139,7 +159,8 @@ def _mark_failed(
     error: Exception,
     *,
     at: datetime,
-    execution_arn: str,
+    execution_arn: str | None,
+    poll_id: str,
     account: str,
 ) -> None:
     """A check failed with none of the named outcomes (ConfigurationError, a bug): the
@@ -160,6 +181,7 @@ def _mark_failed(
             PollingState.FAILED,
             at=at,
             execution_arn=execution_arn,
+            poll_id=poll_id,
             error=code,
             message=message[:500],
             account=account,
@@ -194,7 +216,7 @@ def run_check(
         raise InvalidRequest(f"this poller check is for {provider}, not another provider")
     refund_id = validate_refund_id(watch.refund_id, provider=provider)
     account = watch.account
-    arn = event.execution_arn
+    arn, poll = event.execution_arn, event.poll_id
     age = (now() - event.execution_started_at).total_seconds()
 
     def count_failed_check(error: RefundServiceError) -> None:
@@ -209,10 +231,19 @@ def run_check(
 
     def end_poll(state: PollingState, code: str) -> None:
         records.mark_polling_state(
-            provider, refund_id, state, at=now(), execution_arn=arn, account=account, code=code
+            provider,
+            refund_id,
+            state,
+            at=now(),
+            execution_arn=arn,
+            poll_id=poll,
+            account=account,
+            code=code,
         )
 
-    calls = records.begin_check(provider, refund_id, execution_arn=arn, account=account)
+    calls = records.begin_check(
+        provider, refund_id, poll_id=poll, execution_arn=arn, account=account
+    )
     if age >= watch.budget_seconds or calls > watch.max_checks:
         end_poll(PollingState.TIMED_OUT, RefundPollingTimedOut.code)
         raise RefundPollingTimedOut(
@@ -242,7 +273,14 @@ def run_check(
         raise
     except Exception as error:
         _mark_failed(
-            records, provider, refund_id, error, at=now(), execution_arn=arn, account=account
+            records,
+            provider,
+            refund_id,
+            error,
+            at=now(),
+            execution_arn=arn,
+            poll_id=poll,
+            account=account,
         )
         raise
 
@@ -250,7 +288,14 @@ def run_check(
         written = records.record_observation(refund, execution_arn=arn, checked_at=now())
     except Exception as error:
         _mark_failed(
-            records, provider, refund_id, error, at=now(), execution_arn=arn, account=account
+            records,
+            provider,
+            refund_id,
+            error,
+            at=now(),
+            execution_arn=arn,
+            poll_id=poll,
+            account=account,
         )
         raise
     if written.replaced_final is not None:

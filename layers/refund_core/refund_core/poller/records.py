@@ -166,23 +166,29 @@ class RefundRecords:
         provider: str,
         refund_id: str,
         *,
-        execution_arn: str,
+        poll_id: str,
+        execution_arn: str | None = None,
         account: str = DEFAULT_ACCOUNT,
     ) -> int:
-        """Count one more provider call for `execution_arn`; the calls made by this execution.
+        """Count one more provider call for the poll `poll_id`; the calls made by this poll.
 
-        The count restarts with each execution (a refresh poll gets a fresh budget), decided
-        by a condition on the stored execution, not by a read.
+        The count restarts with each poll (a refresh poll gets a fresh budget), decided by a
+        condition on the stored poll, not by a read. `execution_arn`: the execution that owns
+        the record, when one does (a poller execution's id is its ARN).
         """
         key = record_key(provider, refund_id, account)
-        values = {":arn": {"S": execution_arn}, ":one": {"N": "1"}}
+        values = {":poll": {"S": poll_id}, ":one": {"N": "1"}}
+        owner = ""
+        if execution_arn is not None:
+            owner = " execution_arn = :arn,"
+            values[":arn"] = {"S": execution_arn}
         try:
             answer = self._client.update_item(
                 TableName=self._table,
                 Key=key,
                 UpdateExpression="SET poll_checks = poll_checks + :one",
-                ConditionExpression="poll_execution = :arn",
-                ExpressionAttributeValues=values,
+                ConditionExpression="poll_execution = :poll",
+                ExpressionAttributeValues={k: v for k, v in values.items() if k != ":arn"},
                 ReturnValues="UPDATED_NEW",
             )
         except self._client.exceptions.ConditionalCheckFailedException:
@@ -190,8 +196,8 @@ class RefundRecords:
                 TableName=self._table,
                 Key=key,
                 UpdateExpression=(
-                    "SET poll_execution = :arn, poll_checks = :one, execution_arn = :arn, "
-                    "polling_state = :polling, provider = :provider, refund_id = :refund_id,"
+                    f"SET poll_execution = :poll, poll_checks = :one,{owner}"
+                    " polling_state = :polling, provider = :provider, refund_id = :refund_id,"
                     " account = :account REMOVE #failure"
                 ),
                 # The previous poll's failure is not this one's.
@@ -269,12 +275,16 @@ class RefundRecords:
         *,
         at: datetime,
         execution_arn: str | None = None,
+        poll_id: str | None = None,
         error: str | None = None,
         message: str | None = None,
         code: str | None = None,
         account: str = DEFAULT_ACCOUNT,
     ) -> None:
         """The poll ended without settling (not found, auth failed, timed out, failed).
+
+        `poll_id` names the poll (default: `execution_arn`, a poller execution's id), so the
+        same poll ending again publishes nothing new.
 
         `error` (a contract error code) goes to `last_error`; with `message` as well, the
         record also gets `error: {code, message, at}` (the `failed` state says why).
@@ -326,8 +336,9 @@ class RefundRecords:
                 "(attribute_not_exists(#state) OR #state <> :settled) AND "
                 + _history_size_is(seen, request)
             )
+            poll = poll_id or execution_arn
             ended_before = stored.get("polling_state", {}).get("S") == state.value and (
-                stored.get("execution_arn", {}).get("S") == execution_arn
+                stored.get("poll_execution", stored.get("execution_arn", {})).get("S") == poll
             )
             if ended_before:
                 # The same poll ending the same way again (a retried check): its event exists.
@@ -345,6 +356,7 @@ class RefundRecords:
                 sequence=seen,
                 ended_at=at,
                 execution_arn=execution_arn,
+                poll_id=poll,
             )
             committed, _ = self._transact(key, request, outbox_write(self._table, event, at=at))
             if committed:
