@@ -465,7 +465,12 @@ class _Provider:
         self.reads: list[float] = []
 
     def fetch_refund(
-        self, refund_id: str, *, account: str = "default", time_left_seconds: float | None = None
+        self,
+        refund_id: str,
+        *,
+        account: str = "default",
+        time_left_seconds: float | None = None,
+        rate_wait_seconds: float | None = None,
     ) -> _Refund:
         self.reads.append(self.clock.t)
         if self.clock.t >= self.settles_after:

@@ -35,7 +35,12 @@ class ScriptedClients:
         self.calls = 0
 
     def fetch_refund(
-        self, refund_id: str, *, account: str = "default", time_left_seconds: float | None = None
+        self,
+        refund_id: str,
+        *,
+        account: str = "default",
+        time_left_seconds: float | None = None,
+        rate_wait_seconds: float | None = None,
     ) -> Refund:
         self.calls += 1
         if isinstance(self.answer, Exception):

@@ -39,7 +39,12 @@ class FakeClients:
         self.calls = 0
 
     def fetch_refund(
-        self, refund_id: str, *, account: str = "default", time_left_seconds: float | None = None
+        self,
+        refund_id: str,
+        *,
+        account: str = "default",
+        time_left_seconds: float | None = None,
+        rate_wait_seconds: float | None = None,
     ) -> Refund:
         answer = self.answers[min(self.calls, len(self.answers) - 1)]
         self.calls += 1

@@ -139,8 +139,12 @@ class ProviderClients:
         *,
         account: str = DEFAULT_ACCOUNT,
         time_left_seconds: float | None = None,
+        rate_wait_seconds: float | None = None,
     ) -> Refund:
         """The refund, now, from the provider; retried once after a credentials rotation.
+
+        Each provider call waits at most `rate_wait_seconds` (default: the rate limit's own)
+        for the account's turn: a batch paces itself by waiting longer than an API caller.
 
         The provider call gets `PROVIDER_TIMEOUT_SECONDS`, or less when the function itself
         has less time left (`time_left_seconds`), so a slow provider is our clean 504, never
@@ -161,14 +165,22 @@ class ProviderClients:
             # a rotation included.
             try:
                 if limit is not None:
-                    limit.acquire(account, time_left_seconds=time_left_seconds)
+                    limit.acquire(
+                        account,
+                        time_left_seconds=time_left_seconds,
+                        max_wait_seconds=rate_wait_seconds,
+                    )
                 return client.get_refund(refund_id, timeout_seconds=timeout_seconds)
             except ProviderAuthFailed:
                 refreshed = self.get(account, force_secret_refresh=True)
                 if refreshed is client:
                     raise
                 if limit is not None:
-                    limit.acquire(account, time_left_seconds=time_left_seconds)
+                    limit.acquire(
+                        account,
+                        time_left_seconds=time_left_seconds,
+                        max_wait_seconds=rate_wait_seconds,
+                    )
                 return refreshed.get_refund(refund_id, timeout_seconds=timeout_seconds)
         except RefundServiceError as error:
             error.account = error.account or account

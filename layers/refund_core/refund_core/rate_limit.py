@@ -58,11 +58,18 @@ class AccountRateLimit:
         self._clock = clock
         self._sleep = sleep
 
-    def acquire(self, account: str, *, time_left_seconds: float | None = None) -> float:
-        """Take the account's next turn, sleeping for it when it is near; else raise
+    def acquire(
+        self,
+        account: str,
+        *,
+        time_left_seconds: float | None = None,
+        max_wait_seconds: float | None = None,
+    ) -> float:
+        """Take the account's next turn, sleeping for it when it is within `max_wait_seconds`
+        (default: the limit's own, for a caller waiting on an answer); else raise
         `ProviderRateLimited` (retryable, with Retry-After). Returns the turn's time (epoch
         seconds): every two turns of an account are at least 1/rate apart."""
-        max_wait = self._max_wait
+        max_wait = self._max_wait if max_wait_seconds is None else max_wait_seconds
         if time_left_seconds is not None:
             max_wait = min(max_wait, max(0.0, time_left_seconds - 1.0))
         client = self._client()

@@ -207,6 +207,7 @@ def run_check(
     time_left_seconds: float | None = None,
     now: Callable[[], datetime] = utc_now,
     uniform: Callable[[float, float], float] | None = None,
+    rate_wait_seconds: float | None = None,
 ) -> dict[str, Any]:
     """Check the refund once; the refund JSON when final, else raise (see module docstring)."""
     from refund_core.poller.schedule import default_uniform
@@ -253,7 +254,10 @@ def run_check(
 
     try:
         refund = clients.fetch_refund(
-            refund_id, account=account, time_left_seconds=time_left_seconds
+            refund_id,
+            account=account,
+            time_left_seconds=time_left_seconds,
+            rate_wait_seconds=rate_wait_seconds,
         )
     except RefundNotFound as error:
         count_failed_check(error)

@@ -1,0 +1,218 @@
+"""One account's batch: its due refunds, oldest first, checked concurrently at its rate.
+
+Each check is the poller's own (`run_check`): the same schedule, budgets, write rules and
+named failures as a poller execution's. What its outcome does to the refund's place:
+
+- final status, or a poll-ending failure (not found, auth failed, timed out, failed): out of
+  the queue, and the refund's waiter (a `.sync:2` execution) is told;
+- still pending: due again after the schedule's wait;
+- provider trouble (5xx, timeouts, garbage): due again on the short schedule the ASL used
+  (5 s doubling to 5 min, full jitter), never ending the poll;
+- the account's budget spent (ours, or the provider's 429): the batch stops taking that
+  account's refunds. The refund keeps its due time, so it is first in line next time: oldest
+  first, none starved. How far behind the account is, is the batch's `behind_seconds`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Final
+
+from refund_core.errors import (
+    ProviderAuthFailed,
+    ProviderError,
+    ProviderRateLimited,
+    RefundNotFound,
+    RefundPollingTimedOut,
+    RefundServiceError,
+)
+from refund_core.fleet.registry import DueRefund, FleetRegistry
+from refund_core.poller.check import PollCheckEvent, run_check
+from refund_core.poller.schedule import RefundPending
+from refund_core.timestamps import utc_now
+
+if TYPE_CHECKING:
+    from refund_core.clients import ProviderClients
+    from refund_core.poller.records import RefundRecords
+
+# The short schedule for provider trouble (what the poller's ASL retried with).
+TRANSIENT_FIRST_SECONDS: Final = 5.0
+TRANSIENT_BACKOFF: Final = 2.0
+TRANSIENT_MAX_SECONDS: Final = 300.0
+TRANSIENT_ATTEMPTS: Final = 15  # then the ladder starts again: an outage never ends a poll
+# How long one check may wait for its account's turn: the batch's workers queue on the
+# account's budget instead of giving up at an API caller's half second.
+RATE_WAIT_SECONDS: Final = 5.0
+ENDING_ERRORS: Final = (RefundNotFound, ProviderAuthFailed, RefundPollingTimedOut)
+
+
+class Outcome(StrEnum):
+    SETTLED = "settled"
+    ENDED = "ended"
+    PENDING = "pending"
+    TRANSIENT = "transient"
+    DEFERRED = "deferred"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One due refund's check and what it means for its place in the queue."""
+
+    due: DueRefund
+    outcome: Outcome
+    next_check_at: datetime | None = None
+    # SETTLED: the normalized refund (the waiter's output).
+    refund: Mapping[str, Any] | None = None
+    # ENDED: the named failure (the waiter's error) and a message that is safe to show.
+    error: str | None = None
+    message: str | None = None
+
+
+def check_due(
+    due: DueRefund,
+    *,
+    defaults: Mapping[str, Any],
+    clients: ProviderClients,
+    records: RefundRecords,
+    now: Callable[[], datetime] = utc_now,
+    uniform: Callable[[float, float], float] = random.uniform,
+    rate_wait_seconds: float = RATE_WAIT_SECONDS,
+) -> CheckResult:
+    """Check one due refund with the poller's check (`defaults`: the provider's schedule)."""
+    event = PollCheckEvent.parse(
+        {
+            "watch": {
+                "provider": due.provider,
+                "refund_id": due.refund_id,
+                "account": due.account,
+                **due.overrides,
+            },
+            "defaults": dict(defaults),
+            "poll_id": due.poll_id,
+            "execution_started_at": due.poll_started_at.isoformat(),
+        }
+    )
+    try:
+        refund = run_check(
+            event,
+            provider=due.provider,
+            clients=clients,
+            records=records,
+            now=now,
+            uniform=uniform,
+            rate_wait_seconds=rate_wait_seconds,
+        )
+    except RefundPending as pending:
+        wait = float(getattr(pending, "wait_seconds", event.watch.first_check_seconds))
+        return CheckResult(due, Outcome.PENDING, now() + timedelta(seconds=wait))
+    except ProviderRateLimited:
+        return CheckResult(due, Outcome.DEFERRED)
+    except ENDING_ERRORS as ended:
+        return CheckResult(due, Outcome.ENDED, error=type(ended).__name__, message=ended.message)
+    except ProviderError:
+        ceiling = min(
+            TRANSIENT_MAX_SECONDS,
+            TRANSIENT_FIRST_SECONDS
+            * TRANSIENT_BACKOFF ** (due.transient_failures % TRANSIENT_ATTEMPTS),
+        )
+        wait = max(1.0, uniform(0.0, ceiling))
+        return CheckResult(due, Outcome.TRANSIENT, now() + timedelta(seconds=wait))
+    except Exception as error:  # run_check marked the record failed already
+        name = type(error).__name__ if isinstance(error, RefundServiceError) else "CheckFailed"
+        message = (
+            error.message
+            if isinstance(error, RefundServiceError)
+            else (f"unexpected {type(error).__name__} while checking the refund")
+        )
+        return CheckResult(due, Outcome.ENDED, error=name, message=message)
+    return CheckResult(due, Outcome.SETTLED, refund=refund)
+
+
+@dataclass
+class BatchReport:
+    """What one account's batch did."""
+
+    provider: str
+    account: str
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
+    # Seconds the account's oldest due refund was overdue when the batch ended (0: none due).
+    behind_seconds: float = 0.0
+    finished: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def checked(self) -> int:
+        return sum(n for outcome, n in self.outcomes.items() if outcome is not Outcome.DEFERRED)
+
+
+def run_batch(
+    provider: str,
+    account: str,
+    *,
+    registry: FleetRegistry,
+    check: Callable[[DueRefund], CheckResult],
+    seconds: float,
+    workers: int,
+    page_size: int = 100,
+    now: Callable[[], datetime] = utc_now,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> BatchReport:
+    """Check the account's due refunds, oldest first, for up to `seconds` (then the rest wait
+    for the next batch where they stand), `workers` at a time."""
+    report = BatchReport(provider, account)
+    stop = threading.Event()
+    ends = monotonic() + seconds
+
+    def guarded(due: DueRefund) -> CheckResult | None:
+        if stop.is_set() or monotonic() >= ends:
+            return None  # not checked: it keeps its place
+        result = check(due)
+        if result.outcome is Outcome.DEFERRED:
+            stop.set()
+        return result
+
+    start_key: Mapping[str, Any] | None = None
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        while not stop.is_set() and monotonic() < ends:
+            page, start_key = registry.due(
+                provider, account, now=now(), limit=page_size, start_key=start_key
+            )
+            for result in pool.map(guarded, page):
+                if result is not None:
+                    _apply(registry, result, report)
+            if start_key is None:
+                break
+    oldest, _ = registry.due(provider, account, now=now(), limit=1)
+    if oldest:
+        overdue_ms = now().timestamp() * 1000 - oldest[0].due_at_ms
+        report.behind_seconds = max(0.0, math.floor(overdue_ms) / 1000)
+    return report
+
+
+def _apply(registry: FleetRegistry, result: CheckResult, report: BatchReport) -> None:
+    report.outcomes[result.outcome] += 1
+    due = result.due
+    if result.outcome in (Outcome.SETTLED, Outcome.ENDED):
+        registry.retire(due)
+        report.finished.append(result)
+    elif result.outcome is Outcome.PENDING and result.next_check_at is not None:
+        registry.reschedule(due, at=result.next_check_at)
+    elif result.outcome is Outcome.TRANSIENT and result.next_check_at is not None:
+        registry.reschedule(
+            due, at=result.next_check_at, transient_failures=due.transient_failures + 1
+        )
+
+
+def workers_for(rate_per_second: float, provider_seconds: float = 1.0, most: int = 32) -> int:
+    """Enough concurrent checks to use the account's rate when each takes `provider_seconds`."""
+    if rate_per_second <= 0:
+        return most
+    return max(1, min(most, math.ceil(rate_per_second * provider_seconds)))
