@@ -54,23 +54,42 @@ def _getatt_target(value: Any) -> str | None:
     return None
 
 
-def role_of(call: Call, transformed: Mapping[str, Any], using: Resolver) -> str | None:
-    """The logical id of the role `call` runs as in AWS, or None (not the template's)."""
+def roles_of(call: Call, transformed: Mapping[str, Any], using: Resolver) -> list[str]:
+    """The logical ids of the roles `call` may run as in AWS (none: not the template's).
+
+    moto's interpreter signs every state machine's tasks alike, so a task's call is each
+    machine's whose definition names what it calls (a function ARN, a table's name, a
+    queue's URL): both machines invoke the provider functions, and each role is checked.
+    """
     resources = transformed["Resources"]
     if call.caller == STATE_MACHINE_KEY:
+        roles = []
         for resource in resources.values():
             if resource["Type"] != "AWS::StepFunctions::StateMachine":
                 continue
             props = resource["Properties"]
             named = using.resolve(props.get("DefinitionSubstitutions") or {}).values()
-            if call.action == "lambda:InvokeFunction" and call.resource in named:
-                return _getatt_target(props.get("RoleArn"))
-        return None
+            role = _getatt_target(props.get("RoleArn"))
+            if role is not None and any(_names(call.resource, str(value)) for value in named):
+                roles.append(role)
+        return roles
     resource = resources.get(call.caller)
     if resource is None:
-        return None
+        return []
     props = resource.get("Properties") or {}
-    return _getatt_target(props.get("Role") or props.get("RoleArn"))
+    # (A schedule calls its target with the role its Target names.)
+    target: Mapping[str, Any] = props["Target"] if isinstance(props.get("Target"), Mapping) else {}
+    role = _getatt_target(props.get("Role") or props.get("RoleArn") or target.get("RoleArn"))
+    return [] if role is None else [role]
+
+
+def _names(resource_arn: str, value: str) -> bool:
+    """Whether a definition's substituted `value` names the resource `resource_arn`: the ARN
+    itself, or its last part (a table's name, the name at the end of a queue's URL)."""
+    if not value:
+        return False
+    last = value.rstrip("/").rsplit("/", 1)[-1]
+    return resource_arn == value or resource_arn.endswith(("/" + last, ":" + last))
 
 
 def _secret_physical_ids(call: Call, raw: Mapping[str, Any], using: Resolver) -> dict[str, str]:
@@ -102,34 +121,32 @@ def simulations(
         if cache_key not in resolvers:
             resolvers[cache_key] = sam.resolver(transformed, physical_ids=physical_ids)
         using = resolvers[cache_key]
-        role = role_of(call, transformed, using)
-        if role is None:
-            continue
-        properties = transformed["Resources"][role]["Properties"]
-        policies = using.resolve(properties.get("Policies") or [])
-        principal = using.arn(role)
-        simulation: dict[str, Any] = {
-            "identityPolicies": [
-                {"name": p["PolicyName"], "policy": p["PolicyDocument"]} for p in policies
-            ],
-            "serviceControlPolicies": [],
-            "resourceControlPolicies": [],
-            "request": {
-                "action": call.action,
-                "principal": principal,
-                "resource": {"accountId": ACCOUNT_ID, "resource": _request_resource(call)},
-                # What IAM sets on every request of a role's session, and the call's own keys.
-                "contextVariables": {
-                    "aws:PrincipalArn": principal,
-                    "aws:PrincipalAccount": ACCOUNT_ID,
-                    **{k: list(v) for k, v in call.context.items()},
+        for role in roles_of(call, transformed, using):
+            properties = transformed["Resources"][role]["Properties"]
+            policies = using.resolve(properties.get("Policies") or [])
+            principal = using.arn(role)
+            simulation: dict[str, Any] = {
+                "identityPolicies": [
+                    {"name": p["PolicyName"], "policy": p["PolicyDocument"]} for p in policies
+                ],
+                "serviceControlPolicies": [],
+                "resourceControlPolicies": [],
+                "request": {
+                    "action": call.action,
+                    "principal": principal,
+                    "resource": {"accountId": ACCOUNT_ID, "resource": _request_resource(call)},
+                    # What IAM sets on every request of a role session, and the call's keys.
+                    "contextVariables": {
+                        "aws:PrincipalArn": principal,
+                        "aws:PrincipalAccount": ACCOUNT_ID,
+                        **{k: list(v) for k, v in call.context.items()},
+                    },
                 },
-            },
-        }
-        policy = _secret_policy(call, transformed, using)
-        if policy is not None:
-            simulation["resourcePolicy"] = policy
-        found.append((call, role, simulation))
+            }
+            policy = _secret_policy(call, transformed, using)
+            if policy is not None:
+                simulation["resourcePolicy"] = policy
+            found.append((call, role, simulation))
     return found
 
 

@@ -33,11 +33,16 @@ DEFAULT_SANDBOX_PORT = 8101  # convergegate, then +1 per provider
 FAST_POLL_FLOORS = {
     "PollMinFirstCheckSeconds": 1,
     "PollMinIntervalSeconds": 1,
+    # The fleet's batches end in seconds, so the tick can come every second (FLEET_TICK).
+    "FleetBatchSeconds": 5,
     **{
         f"{provider}AccountRatePerSecond": 200
         for provider in ("ConvergeGate", "SureCart", "Gr4vy", "Shoplazza")
     },
 }
+# The fleet's tick, driven faster than the template's schedule (a minute): a refund falls due
+# and is checked within about a second, as the demo's one-second schedules want.
+FLEET_TICK_SECONDS = 1.0
 # Two merchant accounts at each provider (contract section 6), each a sandbox of its own with
 # its own credentials, added the way a user adds one: `refund-accounts add`'s own code.
 ACCOUNTS = ("store-a", "store-b")
@@ -117,6 +122,7 @@ class LocalStack:
             port=self.ports.aws,
             host=listen,
             env_overrides=quiet_env if self.quiet else None,
+            schedule_period_seconds=FLEET_TICK_SECONDS,
         )
         self.aws.start()
         self.event_tap = EventTap.attach(self.aws)

@@ -45,6 +45,7 @@ from devstack.aws.errors import LocalAwsError, PortInUse
 from devstack.aws.iam_calls import Call, CallRecorder, caller_key
 from devstack.aws.lambdas import FAKE_CREDENTIALS, LambdaRuntime
 from devstack.aws.pipes import LocalPipe, PipeDefinition
+from devstack.aws.schedules import LocalSchedule, ScheduleDefinition
 from devstack.aws.template import (
     ACCOUNT_ID,
     ALARM,
@@ -56,6 +57,7 @@ from devstack.aws.template import (
     QUEUE,
     REGION,
     RULE,
+    SCHEDULE,
     SUBSCRIPTION,
     TOPIC,
     Template,
@@ -163,8 +165,12 @@ class LocalAws:
         stack_name: str = DEFAULT_STACK_NAME,
         env_overrides: Mapping[str, str] | None = None,
         verbose: bool = False,
+        schedule_period_seconds: float | None = None,
     ) -> None:
         """`port=0` picks a free port. `env_overrides` win over every function's environment.
+
+        `schedule_period_seconds` fires every schedule that often instead of its expression's
+        period (the fleet's tick driven faster); 0 fires none on its own (tests fire them).
 
         `verbose` logs every request the server answers (werkzeug's access log).
         """
@@ -182,6 +188,8 @@ class LocalAws:
         self._clients: dict[tuple[str, str, str | None], Any] = {}
         self._clients_lock = threading.Lock()
         self._pipes: dict[str, LocalPipe] = {}
+        self._schedules: dict[str, LocalSchedule] = {}
+        self.schedule_period_seconds = schedule_period_seconds
         self._session = boto3.session.Session(
             aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -244,6 +252,9 @@ class LocalAws:
         for pipe in self._pipes.values():
             pipe.stop()
         self._pipes.clear()
+        for schedule in self._schedules.values():
+            schedule.stop()
+        self._schedules.clear()
         if self._server is not None:
             try:
                 self._stop_executions()
@@ -404,6 +415,19 @@ class LocalAws:
                 )
                 self._pipes[resource.logical_id] = pipe
                 pipe.start()
+            elif kind == SCHEDULE:
+                definition = ScheduleDefinition.from_properties(
+                    resource.logical_id, resource.name, props
+                )
+                self.client("scheduler").create_schedule(**definition.create_kwargs(props))
+                schedule = LocalSchedule(
+                    definition,
+                    starter=self.client_as("stepfunctions", resource.logical_id),
+                    watcher=self.client("stepfunctions"),
+                    period=self.schedule_period_seconds,
+                )
+                self._schedules[resource.logical_id] = schedule
+                schedule.start()
 
     def pipe_clients(self, logical_id: str) -> dict[str, Any]:
         """The clients a pipe reads, publishes and dead-letters with, signed as that pipe (its
@@ -424,6 +448,10 @@ class LocalAws:
         if not result.ok:
             raise LocalAwsError(f"{result.error_type}: {result.error_message}")
         return result.payload
+
+    def schedule(self, logical_id: str) -> LocalSchedule:
+        """The local schedule of the template's `logical_id` (`fire()` runs it once now)."""
+        return self._schedules[logical_id]
 
     def pipe(self, logical_id: str) -> LocalPipe:
         """The running local pipe of the template's `logical_id`."""

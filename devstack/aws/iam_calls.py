@@ -180,10 +180,21 @@ def _dynamodb(caller: str, operation: str, request: Mapping[str, Any], scope: _S
             )
         return calls
     table = _table_arn(str(request["TableName"]), scope)
-    if operation == "Query" and request.get("IndexName"):
-        return [Call(caller, "dynamodb:Query", f"{table}/index/{request['IndexName']}")]
+    if operation == "Query":
+        # IAM's LeadingKeys of a query: the partition key value its key condition names
+        # (the index's partition key for a query on an index).
+        where = f"{table}/index/{request['IndexName']}" if request.get("IndexName") else table
+        return [Call(caller, "dynamodb:Query", where, _query_leading_keys(request))]
     context = {"dynamodb:LeadingKeys": _leading_keys(request["Key"])} if "Key" in request else {}
     return [Call(caller, f"dynamodb:{operation}", table, context)]
+
+
+def _query_leading_keys(request: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    match = re.match(r"\s*(#?\w+)\s*=\s*(:\w+)", str(request.get("KeyConditionExpression", "")))
+    value = (request.get("ExpressionAttributeValues") or {}).get(match.group(2)) if match else None
+    if not isinstance(value, Mapping) or "S" not in value:
+        return {}
+    return {"dynamodb:LeadingKeys": (str(value["S"]),)}
 
 
 def _streams(caller: str, operation: str, request: Mapping[str, Any], scope: _Scope) -> list[Call]:

@@ -53,11 +53,12 @@ EVENT_BUS: Final = "AWS::Events::EventBus"
 ARCHIVE: Final = "AWS::Events::Archive"
 RULE: Final = "AWS::Events::Rule"
 PIPE: Final = "AWS::Pipes::Pipe"
+SCHEDULE: Final = "AWS::Scheduler::Schedule"
 # Created in moto as declared (their properties are the API's own parameters).
 MONITORING_TYPES: Final = (TOPIC, SUBSCRIPTION, ALARM, DASHBOARD)
 # The events path, in creation order; the pipe is run by devstack.aws.pipes (moto moves
 # nothing through a pipe), the queue policy accepted and not enforced, like IAM.
-EVENT_TYPES: Final = (QUEUE, QUEUE_POLICY, EVENT_BUS, ARCHIVE, RULE, PIPE)
+EVENT_TYPES: Final = (QUEUE, QUEUE_POLICY, EVENT_BUS, ARCHIVE, RULE, PIPE, SCHEDULE)
 
 SUPPORTED_TYPES: Final = frozenset(
     {FUNCTION, LAYER, REST_API, STAGE, STATE_MACHINE, TABLE, SECRET, LOG_GROUP}
@@ -201,6 +202,11 @@ CREATED_PROPERTIES: Final[Mapping[str, frozenset[str]]] = {
             "LogConfiguration",  # the local pipe logs to the terminal
             "DesiredState",
         }
+    ),
+    # Kept in moto and fired by devstack.aws.schedules (moto fires nothing), which refuses
+    # by name what inside it cannot run.
+    SCHEDULE: frozenset(
+        {"Name", "Description", "ScheduleExpression", "FlexibleTimeWindow", "State", "Target"}
     ),
 }
 

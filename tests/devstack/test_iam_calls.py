@@ -174,10 +174,58 @@ def transformed() -> dict[str, Any]:
             ),
             False,
         ),
+        # the fleet: a provider function reads its own provider's queues only
+        (
+            Call(
+                "Gr4vyFunction",
+                "dynamodb:Query",
+                f"{TABLE}/index/due",
+                {"dynamodb:LeadingKeys": ("gr4vy#store-a",)},
+            ),
+            True,
+        ),
+        (
+            Call(
+                "Gr4vyFunction",
+                "dynamodb:Query",
+                f"{TABLE}/index/due",
+                {"dynamodb:LeadingKeys": ("surecart#store-a",)},
+            ),
+            False,
+        ),
+        # the tick reads the list of queues, and no record
+        (
+            Call("ak", "dynamodb:GetItem", TABLE, {"dynamodb:LeadingKeys": ("~fleet#queues",)}),
+            True,
+        ),
+        (
+            Call("ak", "dynamodb:GetItem", TABLE, {"dynamodb:LeadingKeys": ("gr4vy#r1",)}),
+            False,
+        ),
+        # the tick's schedule may start the tick, and nothing else
+        (
+            Call(
+                "FleetTickTick",
+                "states:StartExecution",
+                "arn:aws:states:us-east-1:123456789012:stateMachine:refund-status-fleet-tick",
+            ),
+            True,
+        ),
+        (
+            Call(
+                "FleetTickTick",
+                "states:StartExecution",
+                "arn:aws:states:us-east-1:123456789012:stateMachine:refund-status-refund-poller",
+            ),
+            False,
+        ),
     ],
 )
 def test_each_call_is_judged_by_its_own_role(
     transformed: dict[str, Any], call: Call, allowed: bool
 ) -> None:
-    (verdict,) = evaluate([call], transformed)
-    assert (verdict.result == "Allowed") is allowed, verdict
+    # (A state machine task's call is judged by each machine whose definition names it.)
+    verdicts = evaluate([call], transformed)
+    assert verdicts, call
+    for verdict in verdicts:
+        assert (verdict.result == "Allowed") is allowed, verdict

@@ -69,8 +69,15 @@ def build_lambda_handler(provider: str, *, clients: ProviderClients | None = Non
             return check_for_poller(
                 provider, event, context, clients, logger=logger, metrics=metrics
             )
+        from refund_core.fleet.lambda_batch import is_fleet_batch, run_fleet_batch
+
+        if is_fleet_batch(event):
+            return run_fleet_batch(
+                provider, event, context, clients, logger=logger, metrics=metrics
+            )
         refused = InvalidRequest(
-            "expected an API Gateway REST proxy event or a poller check", provider=provider
+            "expected an API Gateway REST proxy event, a poller check or a fleet batch",
+            provider=provider,
         )
         count_error(metrics, refused)
         raise refused

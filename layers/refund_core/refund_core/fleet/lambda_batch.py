@@ -1,0 +1,110 @@
+"""A fleet batch as the provider's own function runs it: the tick's Map sends each account's
+queue to its provider's function (`{"fleet_batch": {"account": ...}}`), which holds that
+provider's secrets and may write only that provider's records.
+
+The schedule's defaults are the function's environment (the template's per-provider poll
+parameters: the same values the poller's ASL hands its checks).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from refund_core.accounts import is_account_id
+from refund_core.aws_clients import aws_client
+from refund_core.errors import InvalidRequest
+from refund_core.fleet.batch import check_due, run_batch, workers_for
+from refund_core.fleet.registry import FleetRegistry
+from refund_core.poller.check import RECORDS_TABLE_ENV, shared_records
+from refund_core.settings import provider_function_settings, required_env
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from refund_core.clients import ProviderClients
+
+BATCH_KEY: Final = "fleet_batch"
+# The poller ASL's Settings, by the environment variable that carries each here.
+SCHEDULE_ENV: Final[Mapping[str, str]] = {
+    "first_check_seconds": "POLL_FIRST_CHECK_SECONDS",
+    "max_interval_seconds": "POLL_MAX_INTERVAL_SECONDS",
+    "budget_seconds": "POLL_BUDGET_SECONDS",
+    "max_checks": "POLL_MAX_CHECKS",
+    "not_found_grace_seconds": "POLL_NOT_FOUND_GRACE_SECONDS",
+    "first_check_floor_seconds": "POLL_MIN_FIRST_CHECK_SECONDS",
+    "max_interval_floor_seconds": "POLL_MIN_INTERVAL_SECONDS",
+}
+BATCH_SECONDS_ENV: Final = "FLEET_BATCH_SECONDS"
+DEFAULT_BATCH_SECONDS: Final = 50.0
+# Left of the function's own time when the batch stops taking refunds: the checks in flight
+# end and their results are written.
+MARGIN_SECONDS: Final = 10.0
+
+
+def is_fleet_batch(event: Any) -> bool:
+    return isinstance(event, Mapping) and BATCH_KEY in event
+
+
+def schedule_defaults() -> dict[str, str]:
+    """The provider's schedule defaults from this function's environment (unset: the
+    schedule's own)."""
+    return {field: os.environ[name] for field, name in SCHEDULE_ENV.items() if os.environ.get(name)}
+
+
+def run_fleet_batch(
+    provider: str,
+    event: Mapping[str, Any],
+    context: LambdaContext | None,
+    clients: ProviderClients,
+    *,
+    logger: Logger,
+    metrics: Metrics,
+) -> dict[str, Any]:
+    """One account's batch; answers what it did (the tick's Map keeps nothing of it)."""
+    batch = event.get(BATCH_KEY)
+    account = batch.get("account") if isinstance(batch, Mapping) else None
+    if not isinstance(account, str) or not is_account_id(account):
+        raise InvalidRequest("invalid fleet batch: fleet_batch.account", provider=provider)
+    seconds = float(os.environ.get(BATCH_SECONDS_ENV) or DEFAULT_BATCH_SECONDS)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is not None:
+        seconds = min(seconds, max(1.0, remaining() / 1000 - MARGIN_SECONDS))
+    rate = provider_function_settings().account_rate_per_second
+    registry = FleetRegistry(aws_client("dynamodb"), required_env(RECORDS_TABLE_ENV))
+    report = run_batch(
+        provider,
+        account,
+        registry=registry,
+        check=partial(
+            check_due, defaults=schedule_defaults(), clients=clients, records=shared_records()
+        ),
+        seconds=seconds,
+        workers=workers_for(rate),
+    )
+    for outcome, count in report.outcomes.items():
+        metrics.add_metric(name=f"Fleet_{outcome.value}", unit=MetricUnit.Count, value=count)
+    # How far behind the account is (its oldest due refund's lateness when the batch ended),
+    # per account: one metric of its own, with the account as a dimension.
+    with single_metric(
+        name="FleetBehindSeconds",
+        unit=MetricUnit.Seconds,
+        value=report.behind_seconds,
+        namespace=metrics.namespace,
+    ) as behind:
+        behind.add_dimension(name="provider", value=provider)
+        behind.add_dimension(name="account", value=account)
+    answer = {
+        "provider": provider,
+        "account": account,
+        "checked": report.checked,
+        "outcomes": {outcome.value: n for outcome, n in report.outcomes.items()},
+        "behind_seconds": report.behind_seconds,
+    }
+    logger.info("fleet batch", extra=answer)
+    return answer
