@@ -21,6 +21,7 @@ from moto import mock_aws
 
 from refund_core.clients import ProviderClients
 from refund_core.events.outbox import outbox_key
+from refund_core.fleet.registry import queue_name
 from refund_core.handler import build_lambda_handler
 from refund_core.model import Refund, RefundStatus
 from refund_core.poller.records import RefundRecords, record_key
@@ -552,12 +553,13 @@ def test_each_function_may_update_its_own_providers_records_only(
     """Every record write is a conditional UpdateItem (records.py; a status change's is one
     of a TransactWriteItems, which IAM authorizes item by item), plus the GetItem of an ending
     poll, keyed `provider#...` for every account (record_key) and for the refund's outbox
-    item (outbox_key): nothing more is granted."""
-    (grant,) = _dynamodb_grants(function)
-    actions, resource, condition = grant
-    assert actions == {"dynamodb:UpdateItem", "dynamodb:GetItem"}
-    assert resource == RECORDS_TABLE_ARN  # the table, not its index (no Query)
-    assert condition == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{provider}#*"]}}
+    item (outbox_key), and the fleet's Query of its own accounts' queues (`<provider>#<account>`
+    on the `due` index): nothing more is granted."""
+    own = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{provider}#*"]}}
+    records, queues = _dynamodb_grants(function)
+    assert records == ({"dynamodb:UpdateItem", "dynamodb:GetItem"}, RECORDS_TABLE_ARN, own)
+    assert queues == ({"dynamodb:Query"}, f"{RECORDS_TABLE_ARN}/index/due", own)
+    assert fnmatchcase(queue_name(provider, "store-42"), f"{provider}#*")
     for account in ("default", "store-42"):
         key = record_key(provider, "re_1", account)["pk"]["S"]
         assert fnmatchcase(key, f"{provider}#*")
