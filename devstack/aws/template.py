@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -625,7 +625,7 @@ class _Builder:
             for logical_id, resource in self._resources.items()
             if resource.get("Type") == LAYER
         }
-        routes = self._routes()
+        routes = self._routes
         return self.of_type(FUNCTION, lambda lid, props: self._function(lid, props, layers, routes))
 
     def _function(
@@ -663,8 +663,10 @@ class _Builder:
             raise TemplateError(f"the local stack serves one API; the template has {apis}")
         return apis[0] if apis else None
 
+    @cached_property
     def _routes(self) -> list[Route]:
-        """The routes of the API's OpenAPI body (SAM writes one path per `Api` event)."""
+        """The routes of the API's OpenAPI body (SAM writes one path per `Api` event), read
+        once for the functions and the API."""
         logical_id = self._rest_api()
         if logical_id is None:
             return []
@@ -706,7 +708,7 @@ class _Builder:
             logical_id=logical_id,
             name=self._resolver.physical_name(logical_id),
             stage_name=str(stages[0]) if stages else "Prod",
-            routes=tuple(self._routes()),
+            routes=tuple(self._routes),
             default_authorizer=_authorizer(logical_id, body),
             gateway_responses=body.get(_GATEWAY_RESPONSES) or {},
         )

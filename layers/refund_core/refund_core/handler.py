@@ -73,7 +73,7 @@ def build_lambda_handler(provider: str, *, clients: ProviderClients | None = Non
 
         if is_fleet_batch(event):
             return run_fleet_batch(
-                provider, event, context, clients, logger=logger, metrics=metrics
+                provider, event, _time_left(context), clients, logger=logger, metrics=metrics
             )
         refused = InvalidRequest(
             "expected an API Gateway REST proxy event, a poller check or a fleet batch",

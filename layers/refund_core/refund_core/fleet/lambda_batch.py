@@ -25,8 +25,6 @@ from refund_core.poller.check import RECORDS_TABLE_ENV, shared_records
 from refund_core.settings import provider_function_settings, required_env
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.typing import LambdaContext
-
     from refund_core.clients import ProviderClients
 
 BATCH_KEY: Final = "fleet_batch"
@@ -60,21 +58,21 @@ def schedule_defaults() -> dict[str, str]:
 def run_fleet_batch(
     provider: str,
     event: Mapping[str, Any],
-    context: LambdaContext | None,
+    time_left_seconds: float | None,
     clients: ProviderClients,
     *,
     logger: Logger,
     metrics: Metrics,
 ) -> dict[str, Any]:
-    """One account's batch; answers what it did (the tick's Map keeps nothing of it)."""
+    """One account's batch, within the function's `time_left_seconds`; answers what it did
+    (the tick's Map keeps nothing of it)."""
     batch = event.get(BATCH_KEY)
     account = batch.get("account") if isinstance(batch, Mapping) else None
     if not isinstance(account, str) or not is_account_id(account):
         raise InvalidRequest("invalid fleet batch: fleet_batch.account", provider=provider)
     seconds = float(os.environ.get(BATCH_SECONDS_ENV) or DEFAULT_BATCH_SECONDS)
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    if remaining is not None:
-        seconds = min(seconds, max(1.0, remaining() / 1000 - MARGIN_SECONDS))
+    if time_left_seconds is not None:
+        seconds = min(seconds, max(1.0, time_left_seconds - MARGIN_SECONDS))
     rate = provider_function_settings().account_rate_per_second
     registry = FleetRegistry(aws_client("dynamodb"), required_env(RECORDS_TABLE_ENV))
     report = run_batch(

@@ -242,6 +242,18 @@ def run_check(
             code=code,
         )
 
+    def mark_failed(error: Exception) -> None:
+        _mark_failed(
+            records,
+            provider,
+            refund_id,
+            error,
+            at=now(),
+            execution_arn=arn,
+            poll_id=poll,
+            account=account,
+        )
+
     calls = records.begin_check(
         provider, refund_id, poll_id=poll, execution_arn=arn, account=account
     )
@@ -276,31 +288,13 @@ def run_check(
         count_failed_check(error)
         raise
     except Exception as error:
-        _mark_failed(
-            records,
-            provider,
-            refund_id,
-            error,
-            at=now(),
-            execution_arn=arn,
-            poll_id=poll,
-            account=account,
-        )
+        mark_failed(error)
         raise
 
     try:
         written = records.record_observation(refund, execution_arn=arn, checked_at=now())
     except Exception as error:
-        _mark_failed(
-            records,
-            provider,
-            refund_id,
-            error,
-            at=now(),
-            execution_arn=arn,
-            poll_id=poll,
-            account=account,
-        )
+        mark_failed(error)
         raise
     if written.replaced_final is not None:
         logger.warning(

@@ -178,20 +178,20 @@ class RefundRecords:
         """
         key = record_key(provider, refund_id, account)
         values = {":poll": {"S": poll_id}, ":one": {"N": "1"}}
-        owner = ""
-        if execution_arn is not None:
-            owner = " execution_arn = :arn,"
-            values[":arn"] = {"S": execution_arn}
         try:
             answer = self._client.update_item(
                 TableName=self._table,
                 Key=key,
                 UpdateExpression="SET poll_checks = poll_checks + :one",
                 ConditionExpression="poll_execution = :poll",
-                ExpressionAttributeValues={k: v for k, v in values.items() if k != ":arn"},
+                ExpressionAttributeValues=values,
                 ReturnValues="UPDATED_NEW",
             )
         except self._client.exceptions.ConditionalCheckFailedException:
+            owner = ""
+            if execution_arn is not None:
+                owner = " execution_arn = :arn,"
+                values[":arn"] = {"S": execution_arn}
             self._client.update_item(
                 TableName=self._table,
                 Key=key,
