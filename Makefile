@@ -51,7 +51,7 @@ TEMPLATE := template.yaml
 step = @printf '\n\033[1m==> %s\033[0m\n' "$(1)"
 
 .PHONY: help venv test lint format typecheck unit pytest cfn-lint validate build clean distclean
-.PHONY: node asl-validate demo up asl bench bench-quick lock deploy-check
+.PHONY: node asl-validate demo up bench bench-quick lock deploy-check
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_.-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -170,8 +170,7 @@ SANDBOX_PORT ?= 8101
 up: $(STAMP) ## run the local stack until Ctrl-C: API :3000, moto :4570, sandboxes :8101-8104 (make up PORT=3100 AWS_PORT=… SANDBOX_PORT=…)
 	python -m devstack up --port $(PORT) --aws-port $(AWS_PORT) --sandbox-port $(SANDBOX_PORT)
 
-asl: $(STAMP) ## regenerate statemachine/refund_poller.asl.json from the poller's schedule ladder
-	python -m devstack.poller_asl
+
 
 # --------------------------------------------------------------------------- benchmarks
 # Against the sandboxes and moto on loopback (no AWS). Sizes read .aws-sam/build (`make build`

@@ -9,7 +9,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -21,11 +21,11 @@ from moto import mock_aws
 
 from refund_core.clients import ProviderClients
 from refund_core.events.outbox import outbox_key
-from refund_core.fleet.registry import queue_name
+from refund_core.fleet.registry import FleetRegistry, queue_name
 from refund_core.handler import build_lambda_handler
 from refund_core.model import Refund, RefundStatus
 from refund_core.poller.records import RefundRecords, record_key
-from refund_core.watch import AccountDirectory, Poller, build_watch_handler
+from refund_core.watch import AccountDirectory, build_watch_handler
 from tests.helpers import (
     SURECART_API_TOKEN,
     FakeLambdaContext,
@@ -435,16 +435,14 @@ def test_each_function_reads_its_own_providers_accounts_only(function: str, prov
 
 # --- the watch routes ------------------------------------------------------------------------
 
-WAIT_ASL = '{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": true}}}'
-
 
 @dataclass
 class Watch:
     handler: Any
     secrets: Any
     records: RefundRecords
-    sfn: Any
-    machine: str
+    fleet: FleetRegistry
+    dynamodb: Any
 
     def call(
         self, method: str, account: str, refund_id: str = "re_1"
@@ -461,11 +459,11 @@ class Watch:
         result = self.handler(event, FakeLambdaContext())
         return result["statusCode"], json.loads(result["body"])
 
-    def executions(self) -> list[dict[str, Any]]:
-        listed: list[dict[str, Any]] = self.sfn.list_executions(stateMachineArn=self.machine)[
-            "executions"
-        ]
-        return listed
+    def queued(self, account: str) -> list[str]:
+        """The refund ids in `account`'s fleet queue."""
+        later = datetime.now(UTC) + timedelta(days=1)
+        due, _ = self.fleet.due(PROVIDER, account, now=later, limit=100)
+        return [d.refund_id for d in due]
 
 
 @pytest.fixture
@@ -476,28 +474,23 @@ def watch() -> Iterator[Watch]:
             secrets.create_secret(Name=PREFIX + account, SecretString="{}")
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         records = RefundRecords(dynamodb, create_records_table(dynamodb))
-        sfn = boto3.client("stepfunctions", region_name="us-east-1")
-        machine = sfn.create_state_machine(
-            name="poller", definition=WAIT_ASL, roleArn="arn:aws:iam::123456789012:role/p"
-        )["stateMachineArn"]
+        fleet = FleetRegistry(dynamodb, records.table_name)
         handler = build_watch_handler(
             records=lambda: records,
-            poller=lambda: Poller(sfn, machine),
+            fleet=lambda: fleet,
             accounts=lambda: AccountDirectory(secrets, "refund-status"),
         )
-        yield Watch(handler, secrets, records, sfn, machine)
+        yield Watch(handler, secrets, records, fleet, dynamodb)
 
 
 def test_two_accounts_watch_one_refund_id_apart(watch: Watch) -> None:
     started = {account: watch.call("POST", account) for account in ("store-a", "store-b")}
     assert {a: s for a, (s, _) in started.items()} == {"store-a": 202, "store-b": 202}
-    names = sorted(e["name"] for e in watch.executions())
-    assert names == ["surecart_astore-a_r0-re_1", "surecart_astore-b_r0-re_1"]
-    for execution in watch.executions():
-        described = watch.sfn.describe_execution(executionArn=execution["executionArn"])
-        given = json.loads(described["input"])
-        assert given["account"] in execution["name"]
-        assert (given["provider"], given["refund_id"]) == (PROVIDER, "re_1")
+    # One queue per account, each holding its own refund re_1.
+    assert {account: watch.queued(account) for account in ("store-a", "store-b")} == {
+        "store-a": ["re_1"],
+        "store-b": ["re_1"],
+    }
     for account in ("store-a", "store-b"):
         status, record = watch.call("GET", account)
         assert (status, record["account"], record["polling_state"]) == (200, account, "polling")
@@ -511,7 +504,7 @@ def test_a_watch_for_an_account_without_a_secret_is_404_and_starts_nothing(
     assert (status, body["error"]["code"], body["error"]["account"]) == (
         404, "account_not_found", "store-z",
     )  # fmt: skip
-    assert watch.executions() == []
+    assert watch.queued("store-z") == []
     assert watch.records.get(PROVIDER, "re_1", account="store-z") is None
 
 
@@ -519,12 +512,12 @@ def test_a_watch_for_a_removed_account_is_404(watch: Watch) -> None:
     watch.secrets.delete_secret(SecretId=PREFIX + "store-b", RecoveryWindowInDays=7)
     status, body = watch.call("POST", "store-b")
     assert (status, body["error"]["code"]) == (404, "account_not_found")
-    assert watch.executions() == []
+    assert watch.queued("store-b") == []
 
 
 def test_a_watch_for_an_invalid_account_is_400_before_any_aws_call(watch: Watch) -> None:
     calls: list[str] = []
-    for client in (watch.secrets, watch.sfn):
+    for client in (watch.secrets, watch.dynamodb):
         client.meta.events.register("before-call", lambda event_name, **_: calls.append(event_name))
     status, body = watch.call("POST", "Store_A")
     assert (status, body["error"]["code"], body["error"]["account"]) == (

@@ -2,7 +2,7 @@
 
 Every alarm on the service's own namespace watches a metric some code path really emits, with
 exactly the dimensions it emits it with: each path is run here (the provider function's API
-and poll-check paths, with Powertools' EMF on stdout and the template's service name), and
+and fleet-batch paths, with Powertools' EMF on stdout and the template's service name), and
 the alarm's metric must be among what came out. Alarms on AWS's own metrics must name the
 template's own function, state machine and API. Every alarm notifies the alarm topic and has
 its runbook entry in docs/runbook.md.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from refund_core.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from refund_core.fleet.registry import FleetRegistry
 from refund_core.handler import build_lambda_handler
 from refund_core.model import Refund, RefundStatus
 from refund_core.poller.check import shared_records
@@ -96,19 +98,14 @@ def emitted(stdout: str) -> set[Metric]:
     return metrics
 
 
-def poll_check(provider: str, started: datetime) -> dict[str, Any]:
-    return {
-        "watch": {"provider": provider, "refund_id": "re_1"},
-        "execution_arn": f"arn:aws:states:us-east-1:123456789012:execution:poller:{provider}-re_1",
-        "execution_started_at": started.isoformat(),
-    }
+FLEET_BATCH = {"fleet_batch": {"account": "default"}}
 
 
 @pytest.fixture(scope="module")
 def everything_emitted() -> set[Metric]:
     """What the provider functions publish, with the template's service name and namespace,
-    over the code paths the alarms are about: each error answered by the API and by a poll
-    check, and a poll check of a refund pending for eight days."""
+    over the code paths the alarms are about: each error answered by the API and by a fleet
+    batch's check, and a batch checking a refund pending for eight days."""
     capture: list[str] = []
     with pytest.MonkeyPatch.context() as mp, mock_aws():
         mp.setenv("POWERTOOLS_SERVICE_NAME", "refund-status")  # template.yaml's Globals
@@ -125,15 +122,27 @@ def everything_emitted() -> set[Metric]:
             ProviderBadResponse("x"),
             ConfigurationError("x"),
         ]
+        registry = FleetRegistry(dynamodb, os.environ["RECORDS_TABLE_NAME"])
         for provider in PROVIDERS:
             event = load_event(provider, "get_refund")
             eight_days_ago = datetime.now(UTC) - timedelta(days=8)
-            runs: list[tuple[RefundStatus | Exception, dict[str, Any]]] = [
-                *((error, event) for error in errors),
-                *((error, poll_check(provider, datetime.now(UTC))) for error in errors),
-                (RefundStatus.PENDING, poll_check(provider, eight_days_ago)),
+            # A fleet batch per error (its refund's check fails so), and one of a refund
+            # pending for eight days.
+            runs: list[tuple[RefundStatus | Exception, dict[str, Any], datetime | None]] = [
+                *((error, event, None) for error in errors),
+                *((error, FLEET_BATCH, datetime.now(UTC)) for error in errors),
+                (RefundStatus.PENDING, FLEET_BATCH, eight_days_ago),
             ]
-            for answer, given in runs:
+            for n, (answer, given, poll_started) in enumerate(runs):
+                if poll_started is not None:
+                    registry.register(
+                        provider,
+                        f"re_{n}",
+                        account="default",
+                        overrides={},
+                        now=poll_started,
+                        first_check_at=datetime.now(UTC),
+                    )
                 handler = build_lambda_handler(provider, clients=Scripted(provider, answer))  # type: ignore[arg-type]
                 out = io.StringIO()
                 with contextlib.redirect_stdout(out), contextlib.suppress(Exception):

@@ -99,18 +99,25 @@ def test_every_caller_calls_the_live_alias_never_latest(resources: dict[str, Any
     """A deploy publishes a version behind `live`; the API, the poller and the Pipe call the
     alias, so a bad version reaches a canary's share of calls, running polls included."""
     substitutions = resources["RefundPoller"]["Properties"]["DefinitionSubstitutions"]
+    assert substitutions == {"WatchFunctionArn": {"Ref": "WatchFunctionAliaslive"}}
+    tick = resources["FleetTick"]["Properties"]["DefinitionSubstitutions"]
     for function in PROVIDER_FUNCTIONS:
         provider = function.removesuffix("Function")
-        assert substitutions[f"{provider}FunctionArn"] == {"Ref": f"{function}Aliaslive"}
+        assert tick[f"{provider}FunctionArn"] == {"Ref": f"{function}Aliaslive"}
     pipe = resources["RefundEventsPipe"]["Properties"]
     assert pipe["Enrichment"] == {"Ref": "EventsFunctionAliaslive"}
     body = json.dumps(resources["RefundApi"]["Properties"]["Body"])
     targets = set(re.findall(r"functions/\$\{(\w+)\}/invocations", body))
     assert targets == {f"{f}Aliaslive" for f in (*PROVIDER_FUNCTIONS, "WatchFunction")}
-    # The poller may invoke the four aliases and nothing else: no `name*`, no $LATEST.
+    # The poller may invoke the watch function's alias and nothing else; the tick the four
+    # provider aliases: no `name*`, no $LATEST.
     (invoke,) = [
         s for s in role_statements("RefundPoller") if s["Action"] == "lambda:InvokeFunction"
     ]
+    assert invoke["Resource"] == (
+        "arn:aws:lambda:us-east-1:123456789012:function:refund-status-WatchFunction:live"
+    )
+    (invoke,) = [s for s in role_statements("FleetTick") if s["Action"] == "lambda:InvokeFunction"]
     assert sorted(invoke["Resource"]) == sorted(
         f"arn:aws:lambda:us-east-1:123456789012:function:refund-status-{f}:live"
         for f in PROVIDER_FUNCTIONS
@@ -131,13 +138,22 @@ def test_each_function_shifts_traffic_gradually_and_rolls_back_on_alarms(
     assert "Canary10Percent5Minutes" in json.dumps(group["DeploymentConfigName"])
 
 
-def test_the_watch_function_may_start_the_poller_only(resources: dict[str, Any]) -> None:
-    (start,) = [
-        s for s in role_statements("WatchFunction") if s["Action"] == "states:StartExecution"
-    ]
-    assert start["Resource"] == (
-        "arn:aws:states:us-east-1:123456789012:stateMachine:refund-status-refund-poller"
-    )
+def test_the_watch_function_starts_no_execution_and_answers_no_token(
+    resources: dict[str, Any],
+) -> None:
+    """The fleet polls: the watch function only registers (and a waiter's token goes on the
+    record); the provider functions, whose batches end polls, answer the tokens."""
+    actions = {
+        action
+        for s in role_statements("WatchFunction")
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert not {a for a in actions if a.startswith("states:")}, actions
+    for function in PROVIDER_FUNCTIONS:
+        (answer,) = [
+            s for s in role_statements(function) if "states:SendTaskSuccess" in s["Action"]
+        ]
+        assert sorted(answer["Action"]) == ["states:SendTaskFailure", "states:SendTaskSuccess"]
 
 
 def test_every_policy_document_says_its_version(resources: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDE
 
 from refund_core.poller.check import shared_records
 from refund_core.transport import shared_http_client
-from refund_core.watch import shared_poller
+from refund_core.watch import shared_fleet
 from tests.helpers import FakeLambdaContext, load_event
 
 # Nothing listens here: a request made at import would fail the import.
@@ -69,19 +69,16 @@ def test_without_a_region_import_succeeds_and_the_call_is_a_configuration_error(
 
 
 # ------------------------------------------------------------------ the watch function
-WATCH_ENV = {
-    "RECORDS_TABLE_NAME": "refund-records",
-    "POLLER_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:refund-poller",
-}
+WATCH_ENV = {"RECORDS_TABLE_NAME": "refund-records"}
 
 
 @pytest.fixture
 def fresh_watch_clients() -> Iterator[None]:
     shared_records.cache_clear()
-    shared_poller.cache_clear()
+    shared_fleet.cache_clear()
     yield
     shared_records.cache_clear()
-    shared_poller.cache_clear()
+    shared_fleet.cache_clear()
 
 
 def watch_event(method: str) -> dict[str, Any]:
@@ -94,7 +91,7 @@ def watch_event(method: str) -> dict[str, Any]:
 
 
 @pytest.mark.usefixtures("fresh_watch_clients")
-def test_watch_import_builds_its_dynamodb_and_step_functions_clients_and_calls_nothing(
+def test_watch_import_builds_its_dynamodb_clients_and_calls_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", UNREACHABLE)
@@ -102,8 +99,7 @@ def test_watch_import_builds_its_dynamodb_and_step_functions_clients_and_calls_n
         monkeypatch.setenv(name, value)
     import_function("watch")
     assert shared_records.cache_info().currsize == 1
-    assert shared_poller.cache_info().currsize == 1
-    assert shared_poller().state_machine_arn == WATCH_ENV["POLLER_STATE_MACHINE_ARN"]
+    assert shared_fleet.cache_info().currsize == 1
 
 
 @pytest.mark.usefixtures("fresh_watch_clients")

@@ -14,9 +14,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from refund_core.fleet.registry import FleetRegistry
 from refund_core.model import RefundStatus
 from refund_core.poller.records import RefundRecords
-from refund_core.watch import Poller, build_watch_handler
+from refund_core.watch import build_watch_handler
 from tests.helpers import FakeLambdaContext, create_records_table, load_event, observed_refund
 
 T0 = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
@@ -58,10 +59,8 @@ def api() -> Iterator[Api]:
         dynamodb.meta.events.register(
             "before-call.dynamodb", lambda event_name, **_: operations.append(event_name)
         )
-        sfn = boto3.client("stepfunctions", region_name="us-east-1")
-        handler = build_watch_handler(
-            records=lambda: records, poller=lambda: Poller(sfn, "arn:unused")
-        )
+        fleet = FleetRegistry(dynamodb, records.table_name)
+        handler = build_watch_handler(records=lambda: records, fleet=lambda: fleet)
         yield Api(handler, records, operations)
 
 

@@ -53,7 +53,7 @@ def handlers() -> Iterator[dict[str, Handler]]:
             provider: importlib.import_module(f"functions.{provider}.app").lambda_handler
             for provider in PROVIDERS
         }
-        found["watch"] = build_watch_handler(records=unconfigured, poller=unconfigured)
+        found["watch"] = build_watch_handler(records=unconfigured, fleet=unconfigured)
         yield found
 
 

@@ -152,34 +152,32 @@ def records_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         shared_records.cache_clear()
 
 
-def poll_check_event() -> dict[str, Any]:
-    return {
-        "watch": {"provider": PROVIDER, "refund_id": REFUND_ID},
-        "defaults": {
-            "first_check_seconds": "60",
-            "max_interval_seconds": "21600",
-            "budget_seconds": "2592000",
-            "max_checks": "400",
-            "not_found_grace_seconds": "300",
-        },
-        "execution_arn": f"arn:aws:states:us-east-1:123456789012:execution:poller:{PROVIDER}-1",
-        "execution_started_at": datetime.now(UTC).isoformat(),
-    }
-
-
 @pytest.mark.usefixtures("records_table")
 @pytest.mark.parametrize("status", [RefundStatus.PENDING, RefundStatus.SUCCEEDED])
-def test_every_poll_check_publishes_a_metric_and_no_warning(
+def test_every_fleet_batch_publishes_its_checks_and_no_warning(
     capsys: pytest.CaptureFixture[str], status: RefundStatus
 ) -> None:
-    # A pending refund raises RefundPendingWait<N> (the poller's next wait); a final one returns.
-    result, blob, caught = invoke(ScriptedClients(status), poll_check_event(), capsys)
-    if status is RefundStatus.PENDING:
-        assert type(result).__name__.startswith("RefundPendingWait")
-    else:
-        assert result["status"] == "succeeded"
-    assert metric_values(blob)["PollChecks"] == [1]
-    assert blob["provider"] == PROVIDER
+    import os
+
+    from refund_core.fleet.registry import FleetRegistry
+
+    registry = FleetRegistry(
+        boto3.client("dynamodb", region_name="us-east-1"), os.environ["RECORDS_TABLE_NAME"]
+    )
+    registry.register(PROVIDER, REFUND_ID, account="default", overrides={}, now=datetime.now(UTC))
+    handler = build_lambda_handler(PROVIDER, clients=ScriptedClients(status))  # type: ignore[arg-type]
+    capsys.readouterr()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        answer = handler({"fleet_batch": {"account": "default"}}, FakeLambdaContext())
+    assert answer["checked"] == 1
+    behind, batch = published(capsys.readouterr().out)
+    outcome = "pending" if status is RefundStatus.PENDING else "settled"
+    assert metric_values(batch) == {"PollChecks": [1], f"Fleet_{outcome}": [1]}
+    assert batch["provider"] == PROVIDER
+    # How far behind, per account: its own blob, with the account as a dimension.
+    assert metric_values(behind) == {"FleetBehindSeconds": [0.0]}
+    assert (behind["provider"], behind["account"]) == (PROVIDER, "default")
     assert caught == []
 
 
@@ -189,9 +187,9 @@ def test_the_watch_function_counts_a_refused_event_too(
     from refund_core.watch import build_watch_handler
 
     def unused() -> Any:
-        raise AssertionError("a refused event needs no table and no poller")
+        raise AssertionError("a refused event needs no table and no fleet")
 
-    handler = build_watch_handler(records=unused, poller=unused)
+    handler = build_watch_handler(records=unused, fleet=unused)
     capsys.readouterr()
     with pytest.raises(Exception, match="REST proxy event") as refused:
         handler({"hello": 1}, FakeLambdaContext())

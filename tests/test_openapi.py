@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,12 @@ from referencing.jsonschema import DRAFT202012
 
 from devstack.sandboxes import Sandbox, start_sandbox
 from refund_core import errors
+from refund_core.fleet.registry import FleetRegistry
 from refund_core.model import Refund
 from refund_core.poller.check import shared_records
 from refund_core.poller.records import RefundRecords
 from refund_core.settings import provider_function_settings
-from refund_core.watch import AccountDirectory, Poller, build_watch_handler
+from refund_core.watch import AccountDirectory, build_watch_handler
 from tests.helpers import (
     FakeLambdaContext,
     create_records_table,
@@ -55,7 +56,6 @@ BROKEN_ACCOUNT = "store-broken"
 MISSING_ACCOUNT = "store-43"
 # Codes of the error classes that never reach an HTTP answer (raised to Step Functions only).
 POLLER_ONLY_CODES = {"refund_polling_timed_out", "refund_pending"}
-ASL = '{"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": true}}}'
 
 
 # --- the document --------------------------------------------------------------------------
@@ -447,14 +447,14 @@ class WatchFunction:
 def watch_answers(
     functions: dict[str, ProviderFunction],
     records: RefundRecords,
-    poller: Poller,
+    fleet: FleetRegistry,
     account: str | None = None,
 ) -> dict[str, Observed]:
     """The watch function's answers (on `account`'s route when set), its records written from
     real provider answers; the accounts are the provider functions' secrets."""
     directory = AccountDirectory(functions["surecart"].secrets, "refund-status")
     handler = build_watch_handler(
-        records=lambda: records, poller=lambda: poller, accounts=lambda: directory
+        records=lambda: records, fleet=lambda: fleet, accounts=lambda: directory
     )
     watch = WatchFunction(handler, account)
     surecart = functions["surecart"]
@@ -466,15 +466,17 @@ def watch_answers(
     answers["post_started"] = watch.call("POST", "surecart", refund_id, body=json.dumps(overrides))
     answers["post_running"] = watch.call("POST", "surecart", refund_id)
     answers["get_polling_before_first_check"] = watch.call("GET", "surecart", refund_id)
-    arn = answers["post_started"].body["execution_arn"]
+    (due,), _ = fleet.due(
+        "surecart", account or "default", now=datetime.now(UTC) + timedelta(seconds=1), limit=1
+    )
 
     def check() -> None:
-        """What one poller check does: count the call, store what the provider answered."""
+        """What one fleet check does: count the call, store what the provider answered."""
         records.begin_check(
-            "surecart", refund_id, poll_id=arn, execution_arn=arn, account=account or "default"
+            "surecart", refund_id, poll_id=due.poll_id, account=account or "default"
         )
         refund = Refund.model_validate(surecart.call(refund_id, account=account).body)
-        records.record_observation(refund, execution_arn=arn, checked_at=datetime.now(UTC))
+        records.record_observation(refund, execution_arn=None, checked_at=datetime.now(UTC))
 
     check()  # pending
     answers["get_polling"] = watch.call("GET", "surecart", refund_id)
@@ -548,15 +550,9 @@ def collect_real_answers() -> Iterator[dict[str, Observed]]:
             }
             dynamodb = boto3.client("dynamodb", region_name="us-east-1")
             records = RefundRecords(dynamodb, create_records_table(dynamodb))
-            sfn = boto3.client("stepfunctions", region_name="us-east-1")
-            machine = sfn.create_state_machine(
-                name="refund-status-refund-poller",
-                definition=ASL,
-                roleArn="arn:aws:iam::123456789012:role/poller",
-            )["stateMachineArn"]
-            poller = Poller(sfn, machine)
+            fleet = FleetRegistry(dynamodb, records.table_name)
             for route, account in (("", None), ("account-", ACCOUNT)):
-                for case, answer in watch_answers(functions, records, poller, account).items():
+                for case, answer in watch_answers(functions, records, fleet, account).items():
                     answers[f"watch-{route}{case}"] = answer
             yield answers
     finally:

@@ -132,7 +132,8 @@ def describe(caller: str, environ: Mapping[str, Any], body: bytes, scope: _Scope
         arn = secret if secret.startswith("arn:") else scope.secret_arn(secret)
         return [Call(caller, f"secretsmanager:{operation}", arn)]
     if service == "AWSStepFunctions":
-        arn = request.get("stateMachineArn") or request.get("executionArn")
+        # SendTask* name a token, and IAM gives them no resource type: "*".
+        arn = request.get("stateMachineArn") or request.get("executionArn") or "*"
         return [Call(caller, f"states:{operation}", str(arn))]
     if service == "AWSEvents" and operation == "PutEvents":
         return [

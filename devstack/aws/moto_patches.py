@@ -1,4 +1,4 @@
-"""Two patches that make moto run this project's workflows. Written against moto 5.2.5.
+"""Three patches that make moto run this project's workflows. Written against moto 5.2.5.
 
 Both replace methods on moto classes (process-wide, so they work for `mock_aws` and for a
 `ThreadedMotoServer` in this process alike). `install()` is idempotent and refuses any other
@@ -24,6 +24,11 @@ both patches (tests/devstack exercises each) before moving the pin.
    patch translates both ways: parameter keys get a lower-case first letter, answer keys an
    upper-case one, datetimes become epoch milliseconds as AWS returns them. Only top-level keys:
    `Input`/`Output` are the child's own JSON and keep their keys.
+
+3. `SendTaskFailure` keeps its `cause`.
+   `moto.stepfunctions.responses.StepFunctionResponse.send_task_failure` passes the error and
+   drops the cause, so a callback task's execution fails with `cause: ""` where AWS shows the
+   cause sent (the refund poller's fixed sentence per named failure). The patch passes both.
 """
 
 from __future__ import annotations
@@ -35,10 +40,12 @@ from typing import Any, Final
 import moto
 from moto.awslambda.exceptions import UnknownFunctionException
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.responses import EmptyResult
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (  # noqa: E501
     StateTaskServiceSfn,
 )
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from devstack.aws.errors import LocalAwsError
 from devstack.aws.lambdas import LambdaRuntime
@@ -52,7 +59,7 @@ _original_invoke: Final = LambdaSimpleBackend.invoke
 
 
 def install() -> None:
-    """Apply both patches once (later calls do nothing)."""
+    """Apply the patches once (later calls do nothing)."""
     global _installed
     with _lock:
         if _installed:
@@ -67,6 +74,7 @@ def install() -> None:
         setattr(StateTaskServiceSfn, "_normalise_parameters", _normalise_parameters)  # noqa: B010
         setattr(StateTaskServiceSfn, "_normalise_response", _normalise_response)  # noqa: B010
         setattr(StateTaskServiceSfn, "_eval_service_task", _eval_service_task)  # noqa: B010
+        setattr(StepFunctionResponse, "send_task_failure", _send_task_failure)  # noqa: B010
         _installed = True
 
 
@@ -178,3 +186,12 @@ _ORIGINAL_SFN: Final[dict[str, Any]] = {
     name: getattr(StateTaskServiceSfn, name)
     for name in ("_normalise_parameters", "_normalise_response", "_eval_service_task")
 }
+
+
+def _send_task_failure(self: StepFunctionResponse) -> Any:
+    # (The parser backend's method takes the cause; moto's stub types do not say so.)
+    backend: Any = self.stepfunction_backend
+    backend.send_task_failure(
+        self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+    )
+    return EmptyResult()

@@ -143,28 +143,25 @@ def transformed() -> dict[str, Any]:
             ),
             False,
         ),
+        # the fleet polls: the watch function starts no execution
         (
             Call(
                 "WatchFunction",
                 "states:StartExecution",
                 "arn:aws:states:us-east-1:123456789012:stateMachine:refund-status-refund-poller",
             ),
-            True,
-        ),
-        (
-            Call(
-                "WatchFunction",
-                "states:StartExecution",
-                "arn:aws:states:us-east-1:123456789012:stateMachine:other",
-            ),
             False,
         ),
-        # the poller may invoke the live alias only
+        # a batch answers the executions waiting on a poll it ended; the watch function not
+        (Call("Gr4vyFunction", "states:SendTaskSuccess", "*"), True),
+        (Call("Gr4vyFunction", "states:SendTaskFailure", "*"), True),
+        (Call("WatchFunction", "states:SendTaskSuccess", "*"), False),
+        # the poller may invoke the watch function's live alias only
         (
             Call(
                 "ak",
                 "lambda:InvokeFunction",
-                "arn:aws:lambda:us-east-1:123456789012:function:refund-status-Gr4vyFunction:live",
+                "arn:aws:lambda:us-east-1:123456789012:function:refund-status-WatchFunction:live",
             ),
             True,
         ),

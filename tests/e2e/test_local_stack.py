@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -96,8 +97,13 @@ def test_a_watched_refund_reaches_succeeded_in_dynamodb(
     )
     started = api.post(f"/refunds/gr4vy/{refund_id}/watch", json=FAST)
     assert started.status_code == 202
+    assert started.json()["polling_state"] == "polling"
+    # A second POST registers nothing: it answers the poll that stands (or, if the fleet
+    # was quicker, the settled record).
     again = api.post(f"/refunds/gr4vy/{refund_id}/watch", json=FAST)
-    assert again.json()["execution_arn"] == started.json()["execution_arn"]
+    if again.status_code == 202:
+        assert again.json()["polling_state"] == "polling"
+        assert again.json()["next_check_at"] >= started.json()["next_check_at"]
     record = _wait_for(api, "gr4vy", refund_id)
     assert record["status"] == "succeeded"
     assert record["refund"]["amount"] == 1299
@@ -154,6 +160,81 @@ def test_a_workflow_waits_on_the_poller_with_start_execution_sync(stack: LocalSt
     assert described["status"] == "SUCCEEDED", described
     refund = json.loads(described["output"])
     assert (refund["status"], refund["amount"], refund["currency"]) == ("succeeded", 5000, "JPY")
+    # The poller's own execution: a few transitions, whatever the refund's duration.
+    (child,) = [
+        e
+        for e in sfn.list_executions(stateMachineArn=poller)["executions"]
+        if e["name"] == f"shoplazza-{refund_id}"
+    ]
+    history = sfn.get_execution_history(executionArn=child["executionArn"])["events"]
+    entered = [e for e in history if e["type"].endswith("StateEntered")]
+    assert 1 <= len(entered) <= 8, [e["type"] for e in history]
+
+
+def _poller_run(stack: LocalStack, execution_input: dict[str, Any]) -> Any:
+    assert stack.aws is not None
+    # (Named: moto names every unnamed execution "None", and a second one is refused.)
+    name = f"poll-{uuid.uuid4()}"
+    return stack.aws.run_execution("RefundPoller", execution_input, name=name, timeout=60)
+
+
+def test_the_poller_fails_with_the_polls_named_error(stack: LocalStack) -> None:
+    described = _poller_run(
+        stack, {"provider": "gr4vy", "refund_id": "no-such-refund-sync", **FAST}
+    )
+    assert described["status"] == "FAILED", described
+    assert described["error"] == "RefundNotFound"
+    assert "not-found grace period" in described.get("cause", ""), sorted(described.items())
+
+
+@pytest.mark.parametrize(
+    ("given", "error"),
+    [
+        ({"provider": "stripe", "refund_id": "r1"}, "InvalidRequest"),
+        ({"refund_id": "r1"}, "InvalidRequest"),
+        ({"provider": "gr4vy", "refund_id": "r1", "first_check_seconds": "5"}, "InvalidRequest"),
+        ({"provider": "gr4vy", "refund_id": "has/slash"}, "InvalidRefundId"),
+        ({"provider": "gr4vy", "refund_id": "r1", "account": "store_a"}, "InvalidAccountId"),
+        ({"provider": "gr4vy", "refund_id": "r1", "account": "store-zz"}, "AccountNotFound"),
+    ],
+)
+def test_a_bad_poller_input_fails_by_name_before_any_poll(
+    stack: LocalStack, api: httpx.Client, given: dict[str, Any], error: str
+) -> None:
+    described = _poller_run(stack, given)
+    assert described["status"] == "FAILED", described
+    assert described["error"] == error, described
+    account = given.get("account", "default")
+    if given.get("provider") == "gr4vy" and error != "InvalidAccountId":
+        # Nothing was registered: no record.
+        path = f"/accounts/{account}/refunds/gr4vy/{given['refund_id']}/watch"
+        assert api.get(path).status_code in (400, 404)
+
+
+def test_two_executions_wait_on_one_poll(stack: LocalStack, api: httpx.Client) -> None:
+    """A second execution joins the poll the first registered: one poll, both told."""
+    assert stack.aws is not None
+    refund_id = stack.sandboxes["surecart"].create_refund(
+        amount=700, life=["pending", "pending", "pending", "succeeded"]
+    )
+    sfn = stack.aws.client("stepfunctions")
+    poller = stack.aws.template.state_machines["RefundPoller"].arn
+    given = json.dumps({"provider": "surecart", "refund_id": refund_id, **FAST})
+    arns = [sfn.start_execution(stateMachineArn=poller, input=given)["executionArn"]]
+    time.sleep(0.5)
+    arns.append(sfn.start_execution(stateMachineArn=poller, input=given)["executionArn"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        described = [sfn.describe_execution(executionArn=arn) for arn in arns]
+        if all(d["status"] != "RUNNING" for d in described):
+            break
+        time.sleep(0.3)
+    assert [d["status"] for d in described] == ["SUCCEEDED", "SUCCEEDED"], described
+    assert all(json.loads(d["output"])["status"] == "succeeded" for d in described)
+    record = api.get(f"/refunds/surecart/{refund_id}/watch").json()
+    # One poll: the sandbox's life took four checks, not eight; nobody waits any more.
+    assert record["checks"] == 4, record
+    assert (record["execution_arn"], record["next_check_at"]) == (None, None)
 
 
 def test_an_oversized_body_is_refused_and_the_stack_keeps_serving(

@@ -428,41 +428,15 @@ def test_begin_check_for_a_refresh_reopens_a_settled_record(feed: Feed) -> None:
     assert feed.record()["status"] == "succeeded"
 
 
-def test_next_generation_is_conditional_on_the_current_one(feed: Feed) -> None:
-    records = feed.records
-    assert records.next_generation(PROVIDER, REFUND_ID, current=0) == 1
-    # A second caller that also read generation 0 does not move it again.
-    assert records.next_generation(PROVIDER, REFUND_ID, current=0) == 1
-    assert records.next_generation(PROVIDER, REFUND_ID, current=1) == 2
-    assert records.next_generation(PROVIDER, REFUND_ID, current=1) == 2
-    # A caller far behind (or ahead) changes nothing.
-    assert records.next_generation(PROVIDER, REFUND_ID, current=7) == 2
-    assert feed.record()["poll_generation"] == 2
-
-
-def test_note_watch_started_then_the_first_check(feed: Feed) -> None:
-    feed.records.note_watch_started(PROVIDER, REFUND_ID, execution_arn=ARN_A, at=T0)
-    record = feed.record()
-    assert (record["polling_state"], record["checks"], record["execution_arn"]) == (
-        "polling",
-        0,
-        ARN_A,
-    )
-    assert public_record(record)["status"] is None
-    assert feed.observe(RefundStatus.PENDING, 0) is WriteOutcome.CREATED
-    record = feed.record()
-    assert (record["status"], record["checks"]) == ("pending", 1)
-
-
 def test_public_record_has_the_contract_fields_only(feed: Feed) -> None:
     feed.records.begin_check(PROVIDER, REFUND_ID, poll_id=ARN_A, execution_arn=ARN_A)
-    feed.records.next_generation(PROVIDER, REFUND_ID, current=0)
     feed.observe(RefundStatus.PENDING, 0)
     feed.observe(RefundStatus.SUCCEEDED, 10)
 
     public = public_record(feed.record())
 
-    assert list(public) == list(PUBLIC_RECORD_FIELDS)
+    assert list(public) == [*PUBLIC_RECORD_FIELDS, "next_check_at"]
+    assert public["next_check_at"] is None  # not in the fleet
     assert public["status"] == public["refund"]["status"] == "succeeded"
     assert public["late_failure"] is False
     assert public["settled_at"] is not None

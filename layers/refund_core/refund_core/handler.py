@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from refund_core.accounts import DEFAULT_ACCOUNT
 from refund_core.clients import ProviderClients
-from refund_core.errors import InvalidRequest, RefundServiceError
+from refund_core.errors import InvalidRequest
 from refund_core.http_api import (
     RouteShape,
     answer_api_event,
@@ -34,8 +34,6 @@ from refund_core.http_api import (
 )
 from refund_core.model import Refund
 from refund_core.secrets import prepare_secrets_client
-from refund_core.settings import provider_function_settings
-from refund_core.timestamps import utc_now
 from refund_core.tracing import traced
 from refund_core.transport import shared_http_client
 
@@ -62,13 +60,7 @@ def build_lambda_handler(provider: str, *, clients: ProviderClients | None = Non
         )
         if answer is not None:
             return answer
-        # Imported here: API calls never need the poller's code (and its DynamoDB client).
-        from refund_core.poller.check import is_poll_check
-
-        if is_poll_check(event):
-            return check_for_poller(
-                provider, event, context, clients, logger=logger, metrics=metrics
-            )
+        # Imported here: API calls never need the fleet's code (and its DynamoDB client).
         from refund_core.fleet.lambda_batch import is_fleet_batch, run_fleet_batch
 
         if is_fleet_batch(event):
@@ -76,7 +68,7 @@ def build_lambda_handler(provider: str, *, clients: ProviderClients | None = Non
                 provider, event, _time_left(context), clients, logger=logger, metrics=metrics
             )
         refused = InvalidRequest(
-            "expected an API Gateway REST proxy event, a poller check or a fleet batch",
+            "expected an API Gateway REST proxy event or a fleet batch",
             provider=provider,
         )
         count_error(metrics, refused)
@@ -95,48 +87,6 @@ def prepare_first_call() -> None:
     """
     shared_http_client()
     prepare_secrets_client()
-
-
-def check_for_poller(
-    provider: str,
-    event: Mapping[str, Any],
-    context: LambdaContext | None,
-    clients: ProviderClients,
-    *,
-    logger: Logger,
-    metrics: Metrics,
-) -> dict[str, Any]:
-    """One poller check (Step Functions task). Errors are raised: their class names are the
-    state machine's error names."""
-    from refund_core.poller.check import PollCheckEvent, run_check, shared_records
-
-    # Every invocation publishes a metric: an empty flush makes Powertools warn, and keep the
-    # invocation's dimensions for the next one.
-    metrics.add_metric(name="PollChecks", unit=MetricUnit.Count, value=1)
-    from refund_core.poller.schedule import RefundPending
-
-    check = PollCheckEvent.parse(event)
-    logger.set_correlation_id(check.execution_arn)
-    try:
-        return run_check(
-            check,
-            provider=provider,
-            clients=clients,
-            records=shared_records(),
-            time_left_seconds=_time_left(context),
-        )
-    except RefundPending:
-        # Not an error: the refund is not final yet. Still pending after the deployment's
-        # threshold is what the StuckRefunds alarm watches.
-        age = (utc_now() - check.execution_started_at).total_seconds()
-        if age >= provider_function_settings().stuck_pending_seconds:
-            metrics.add_metric(name="StuckPendingChecks", unit=MetricUnit.Count, value=1)
-        raise
-    except RefundServiceError as error:
-        # The same Error_<code> the API counts: a key Gr4vy stopped taking at 3 a.m. shows up
-        # in the poll checks' metrics first, when nobody calls the API.
-        count_error(metrics, error)
-        raise
 
 
 def build_provider_api(

@@ -1,11 +1,12 @@
-"""The watch endpoints (contract section 5): start a refund's poller once, read its record.
+"""The watch endpoints (contract sections 5 and 8): register a refund with the fleet once,
+read its record.
 
-`POST /refunds/{provider}/{refund_id}/watch` starts the poller under a deterministic execution
-name, so two starts never run two pollers: Step Functions itself refuses a second execution of
-the same name. A settled refund answers its record and polls nothing, unless `?refresh=true`
-asks for a new poll, which moves the record to its next poll generation (a new name).
-`GET` answers the record, or 404 `watch_not_found`. The same function lists an account's
-records (`GET /refunds`, `GET /accounts/{account}/refunds`: refund_core.listing).
+`POST /refunds/{provider}/{refund_id}/watch` puts the refund in its account's fleet queue
+(`refund_core.fleet`), due now; a DynamoDB condition makes a second POST while it is polled
+register nothing, and both answer the poll that stands: 202 `{polling_state, next_check_at}`.
+A settled refund answers 200 with its record and polls nothing, unless `?refresh=true` asks
+for a new poll. `GET` answers the record, or 404 `watch_not_found`. The same function lists
+an account's records (`GET /refunds`, `GET /accounts/{account}/refunds`: refund_core.listing).
 """
 
 # Powertools' route and exception decorators are untyped.
@@ -13,12 +14,11 @@ records (`GET /refunds`, `GET /accounts/{account}/refunds`: refund_core.listing)
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 from collections.abc import Callable, Mapping
 from contextlib import suppress
+from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
@@ -29,14 +29,17 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ConfigDict, ValidationError
 
-from refund_core.accounts import DEFAULT_ACCOUNT, account_not_found
+from refund_core.accounts import DEFAULT_ACCOUNT, account_not_found, validate_account_id
 from refund_core.aws_clients import aws_client
 from refund_core.errors import (
     ConfigurationError,
     InvalidRequest,
+    RefundServiceError,
     RouteNotFound,
     WatchNotFound,
 )
+from refund_core.fleet.registry import FleetRegistry
+from refund_core.fleet.waiters import WaitRaced, is_fleet_wait, parse_wait
 from refund_core.http_api import (
     RouteShape,
     answer_api_event,
@@ -46,34 +49,26 @@ from refund_core.http_api import (
     path_account,
     path_refund_id,
 )
+from refund_core.ids import validate_refund_id
 from refund_core.listing import list_page, parse_list_query
 from refund_core.poller.check import RECORDS_TABLE_ENV, shared_records
 from refund_core.poller.records import PollingState, RefundRecords, public_record
 from refund_core.poller.schedule import OverrideFloors, ScheduleOverrides
 from refund_core.providers.registry import PROVIDER_NAMES
 from refund_core.settings import required_env
-from refund_core.timestamps import utc_now
+from refund_core.timestamps import format_rfc3339, utc_now
 from refund_core.tracing import traced
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
-    from mypy_boto3_stepfunctions.client import SFNClient
 
 LambdaHandler = Callable[[Mapping[str, Any], LambdaContext], dict[str, Any]]
-POLLER_ARN_ENV = "POLLER_STATE_MACHINE_ARN"
+logger = Logger(child=True)
 # The template's AccountSecretPrefix: account A at provider P is the secret `{root}/P/A`.
 ACCOUNT_SECRET_ROOT_ENV = "ACCOUNT_SECRET_ROOT"  # noqa: S105 - a variable name
 # The floors of a POST body's overrides (template parameters PollMin…; unset: no floor).
 FIRST_CHECK_FLOOR_ENV = "POLL_MIN_FIRST_CHECK_SECONDS"
 MAX_INTERVAL_FLOOR_ENV = "POLL_MIN_INTERVAL_SECONDS"
-EXECUTION_NAME_MAX = 80
-# A poll that ended without a final status can be started again by a plain POST.
-_RESTARTABLE = {
-    PollingState.NOT_FOUND,
-    PollingState.AUTH_FAILED,
-    PollingState.TIMED_OUT,
-    PollingState.FAILED,
-}
 
 
 class WatchOverrides(ScheduleOverrides):
@@ -83,79 +78,9 @@ class WatchOverrides(ScheduleOverrides):
     model_config = ConfigDict(extra="forbid")
 
 
-def execution_name(
-    provider: str, refund_id: str, generation: int, account: str = DEFAULT_ACCOUNT
-) -> str:
-    """The poller execution's name: one name per (provider, account, refund id, poll
-    generation), and never the same name for two of them.
-
-    Names keep to `A-Z a-z 0-9 _ -` (anything else turns off the execution's CloudWatch
-    logging), the alphabet of refund ids too, so no separator is free: the forms differ in the
-    character right after the provider's name (provider names hold neither `_` nor `-`):
-    `surecart-re_1` (first poll), `surecart_r1-re_1` (after one refresh), and, for an id too
-    long for the 80-character limit, `surecart_h-<sha256>` / `surecart_h1-<sha256>`.
-    Another account than `default` is `surecart_astore-42_r0-re_1`: account ids hold no `_`,
-    so the first `_` after `_a` ends the account, and `r<n>-` always follows it.
-    """
-    generation_tag = str(generation) if generation else ""
-    if account != DEFAULT_ACCOUNT:
-        name = f"{provider}_a{account}_r{generation}-{refund_id}"
-        if len(name) <= EXECUTION_NAME_MAX:
-            return name
-        digest = hashlib.sha256(f"{provider}:{account}:{refund_id}".encode()).hexdigest()[:40]
-        return f"{provider}_h{generation_tag}-{digest}"
-    if not generation:
-        name = f"{provider}-{refund_id}"
-    else:
-        name = f"{provider}_r{generation_tag}-{refund_id}"
-    if len(name) <= EXECUTION_NAME_MAX:
-        return name
-    digest = hashlib.sha256(f"{provider}:{refund_id}".encode()).hexdigest()[:40]
-    return f"{provider}_h{generation_tag}-{digest}"
-
-
-def execution_arn(state_machine_arn: str, name: str) -> str:
-    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
-
-
-class Poller:
-    """Starts and describes poller executions."""
-
-    def __init__(self, client: SFNClient, state_machine_arn: str) -> None:
-        self._client = client
-        self.state_machine_arn = state_machine_arn
-
-    def start(self, name: str, execution_input: dict[str, Any]) -> tuple[str, bool]:
-        """(execution ARN, running?) of the execution called `name`, started if need be."""
-        try:
-            answer = self._client.start_execution(
-                stateMachineArn=self.state_machine_arn,
-                name=name,
-                input=json.dumps(execution_input, separators=(",", ":")),
-            )
-            return answer["executionArn"], True
-        except self._client.exceptions.ExecutionAlreadyExists:
-            arn = execution_arn(self.state_machine_arn, name)
-            status = self._client.describe_execution(executionArn=arn)["status"]
-            return arn, status == "RUNNING"
-
-    def running(self, arn: str) -> bool:
-        """Whether the poller execution `arn` (any name, e.g. one a caller's workflow started
-        with `startExecution.sync:2`) is running now. Another state machine's execution, or
-        one that does not exist, is not."""
-        prefix = execution_arn(self.state_machine_arn, "")
-        if not arn.startswith(prefix):
-            return False
-        try:
-            status = self._client.describe_execution(executionArn=arn)["status"]
-        except self._client.exceptions.ExecutionDoesNotExist:
-            return False
-        return status == "RUNNING"
-
-
 @cache
-def shared_poller() -> Poller:
-    return Poller(aws_client("stepfunctions"), required_env(POLLER_ARN_ENV))
+def shared_fleet() -> FleetRegistry:
+    return FleetRegistry(aws_client("dynamodb"), required_env(RECORDS_TABLE_ENV))
 
 
 class AccountDirectory:
@@ -183,32 +108,32 @@ def shared_accounts() -> AccountDirectory | None:
 
 
 def prepare_first_call() -> None:
-    """Build at import the DynamoDB and Step Functions clients every watch call needs
-    (why INIT and not the first call: `refund_core.handler.prepare_first_call`).
+    """Build at import the DynamoDB client every watch call needs (why INIT and not the
+    first call: `refund_core.handler.prepare_first_call`).
 
     Best effort: without the function's env (a test that sets it later) or a region, the
-    clients are left to the first call, whose failure answers configuration_error.
+    client is left to the first call, whose failure answers configuration_error.
     """
-    if not (os.environ.get(RECORDS_TABLE_ENV) and os.environ.get(POLLER_ARN_ENV)):
+    if not os.environ.get(RECORDS_TABLE_ENV):
         return
     with suppress(ConfigurationError):
         shared_records()
-        shared_poller()
+        shared_fleet()
 
 
 def build_watch_handler(
     *,
     records: Callable[[], RefundRecords] = shared_records,
-    poller: Callable[[], Poller] = shared_poller,
+    fleet: Callable[[], FleetRegistry] = shared_fleet,
     accounts: Callable[[], AccountDirectory | None] = shared_accounts,
 ) -> LambdaHandler:
     """The decorated `lambda_handler` of the watch function."""
     logger = Logger()
     metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RefundStatus"))
-    if records is shared_records and poller is shared_poller:
+    if records is shared_records and fleet is shared_fleet:
         prepare_first_call()
     app = build_watch_api(
-        records=records, poller=poller, accounts=accounts, logger=logger, metrics=metrics
+        records=records, fleet=fleet, accounts=accounts, logger=logger, metrics=metrics
     )
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
@@ -219,7 +144,14 @@ def build_watch_handler(
         answer = answer_api_event(app, event, context, logger=logger, metrics=metrics)
         if answer is not None:
             return answer
-        refused = InvalidRequest("expected an API Gateway REST proxy event")
+        if is_fleet_wait(event):
+            try:
+                return wait_on_refund(event, fleet=fleet(), accounts=accounts)
+            except RefundServiceError as error:
+                # Raised: its class name is the waiting execution's error (InvalidRequest).
+                count_error(metrics, error)
+                raise
+        refused = InvalidRequest("expected an API Gateway REST proxy event or a fleet wait")
         count_error(metrics, refused)
         raise refused
 
@@ -229,7 +161,7 @@ def build_watch_handler(
 def build_watch_api(
     *,
     records: Callable[[], RefundRecords],
-    poller: Callable[[], Poller],
+    fleet: Callable[[], FleetRegistry],
     accounts: Callable[[], AccountDirectory | None],
     logger: Logger,
     metrics: Metrics,
@@ -298,45 +230,19 @@ def build_watch_api(
         )
         if record and state is PollingState.SETTLED and not refresh:
             return json_response(200, public_record(record))
-        started = poller()
-        owner = record.get("execution_arn") if record else None
-        if state is PollingState.POLLING and isinstance(owner, str) and started.running(owner):
-            # Another execution (a caller's workflow may start the poller under its own
-            # name) polls this refund now: start nothing, answer that one.
-            return json_response(
-                202, {"execution_arn": owner, "polling_state": PollingState.POLLING.value}
-            )
-        generation = int(record.get("poll_generation", 0)) if record else 0
-        if record and ((refresh and state is PollingState.SETTLED) or state in _RESTARTABLE):
-            generation = store.next_generation(
-                provider, refund_id, current=generation, account=account
-            )
-        execution_input = {
-            "provider": provider,
-            "account": account,
-            "refund_id": refund_id,
-            **overrides,
-        }
-        arn, running = started.start(
-            execution_name(provider, refund_id, generation, account), execution_input
+        # Registered unless a poll of it stands (a condition, not this read, decides).
+        registration = fleet().register(
+            provider, refund_id, account=account, overrides=overrides, now=utc_now()
         )
-        if not running:
-            # The named execution already ended (its record not yet saying so): a new one.
-            generation = store.next_generation(
-                provider, refund_id, current=generation, account=account
-            )
-            arn, running = started.start(
-                execution_name(provider, refund_id, generation, account), execution_input
-            )
-        store.note_watch_started(
-            provider, refund_id, execution_arn=arn, at=utc_now(), account=account
-        )
-        logger.info(
-            "watch started",
-            extra={"execution_arn": arn, "refund_id": refund_id, "account": account},
-        )
+        if registration.registered:
+            logger.info("watch registered", extra={"refund_id": refund_id, "account": account})
+        due = registration.next_check_at
         return json_response(
-            202, {"execution_arn": arn, "polling_state": PollingState.POLLING.value}
+            202,
+            {
+                "polling_state": registration.polling_state,
+                "next_check_at": None if due is None else format_rfc3339(due),
+            },
         )
 
     def read(provider: str, refund_id: str, account: str) -> Response[str]:
@@ -359,6 +265,58 @@ def build_watch_api(
         refund_path_prefix="/refunds/",
     )
     return app
+
+
+class PollerInput(ScheduleOverrides):
+    """The refund poller's execution input (contract section 5): which refund, and the same
+    overrides a POST body may give, by the same rules. Other keys are the caller's own."""
+
+    provider: str
+    refund_id: str
+    account: str | None = None
+
+
+def wait_on_refund(
+    event: Mapping[str, Any],
+    *,
+    fleet: FleetRegistry,
+    accounts: Callable[[], AccountDirectory | None],
+    now: Callable[[], datetime] = utc_now,
+) -> dict[str, Any]:
+    """A refund poller execution waits on the refund: join the fleet's poll of it, or
+    register one with this execution as its waiter. Answers what it did (Step Functions
+    ignores it: the execution waits for its token)."""
+    given, waiter = parse_wait(event)
+    try:
+        chosen = PollerInput.model_validate(given)
+    except ValidationError as exc:
+        fields = sorted({".".join(map(str, e["loc"])) for e in exc.errors()})
+        raise InvalidRequest("invalid poller input: " + ", ".join(fields)) from None
+    if chosen.provider not in PROVIDER_NAMES:
+        raise InvalidRequest(
+            "invalid poller input: provider must be one of: " + ", ".join(PROVIDER_NAMES)
+        )
+    provider = chosen.provider
+    refund_id = validate_refund_id(chosen.refund_id, provider=provider)
+    account = validate_account_id(chosen.account or DEFAULT_ACCOUNT, provider=provider)
+    overrides = ScheduleOverrides.model_validate(chosen.model_dump()).model_dump(exclude_none=True)
+    if low := override_floors().below(overrides):
+        raise InvalidRequest("invalid poller input: below its floor: " + ", ".join(low))
+    directory = accounts() if account != DEFAULT_ACCOUNT else None
+    if directory is not None and not directory.exists(provider, account):
+        raise account_not_found(account, provider=provider)
+    # Join the poll that stands, or register one; a poll ending in between (join refused,
+    # then register refused by a newer poll) is a race of a few milliseconds: try again.
+    for _ in range(3):
+        if fleet.join(provider, refund_id, account=account, waiter=waiter):
+            return {"waiting": True, "registered": False}
+        registration = fleet.register(
+            provider, refund_id, account=account, overrides=overrides, now=now(), waiter=waiter
+        )
+        if registration.registered:
+            logger.info("poller registered", extra={"refund_id": refund_id, "account": account})
+            return {"waiting": True, "registered": True}
+    raise WaitRaced("the refund's poll kept ending while this execution registered")
 
 
 def _overrides(body: str | None) -> dict[str, int]:

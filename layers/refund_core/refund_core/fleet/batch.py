@@ -20,7 +20,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -75,6 +75,8 @@ class CheckResult:
     # ENDED: the named failure (the waiter's error) and a message that is safe to show.
     error: str | None = None
     message: str | None = None
+    # The contract's error code of a check that failed (any outcome but SETTLED/PENDING).
+    code: str | None = None
 
 
 def check_due(
@@ -114,18 +116,22 @@ def check_due(
     except RefundPending as pending:
         wait = float(getattr(pending, "wait_seconds", event.watch.first_check_seconds))
         return CheckResult(due, Outcome.PENDING, now() + timedelta(seconds=wait))
-    except ProviderRateLimited:
-        return CheckResult(due, Outcome.DEFERRED)
+    except ProviderRateLimited as limited:
+        return CheckResult(due, Outcome.DEFERRED, code=limited.code)
     except ENDING_ERRORS as ended:
-        return CheckResult(due, Outcome.ENDED, error=type(ended).__name__, message=ended.message)
-    except ProviderError:
+        return CheckResult(
+            due, Outcome.ENDED, error=type(ended).__name__, message=ended.message, code=ended.code
+        )
+    except ProviderError as trouble:
         ceiling = min(
             TRANSIENT_MAX_SECONDS,
             TRANSIENT_FIRST_SECONDS
             * TRANSIENT_BACKOFF ** (due.transient_failures % TRANSIENT_ATTEMPTS),
         )
         wait = max(1.0, uniform(0.0, ceiling))
-        return CheckResult(due, Outcome.TRANSIENT, now() + timedelta(seconds=wait))
+        return CheckResult(
+            due, Outcome.TRANSIENT, now() + timedelta(seconds=wait), code=trouble.code
+        )
     except Exception as error:  # run_check marked the record failed already
         name = type(error).__name__ if isinstance(error, RefundServiceError) else "CheckFailed"
         message = (
@@ -133,7 +139,8 @@ def check_due(
             if isinstance(error, RefundServiceError)
             else (f"unexpected {type(error).__name__} while checking the refund")
         )
-        return CheckResult(due, Outcome.ENDED, error=name, message=message)
+        code = error.code if isinstance(error, RefundServiceError) else RefundServiceError.code
+        return CheckResult(due, Outcome.ENDED, error=name, message=message, code=code)
     return CheckResult(due, Outcome.SETTLED, refund=refund)
 
 
@@ -147,6 +154,13 @@ class BatchReport:
     # Seconds the account's oldest due refund was overdue when the batch ended (0: none due).
     behind_seconds: float = 0.0
     finished: list[CheckResult] = field(default_factory=list)
+    # Failed checks by the contract's error code (the Error_<code> metrics).
+    errors: Counter[str] = field(default_factory=Counter)
+    # When each refund still pending after its check started its poll (StuckPendingChecks).
+    pending_since: list[datetime] = field(default_factory=list)
+    # Executions waiting on a poll that ended: answered, and not (a Step Functions error).
+    waiters_told: int = 0
+    waiters_untold: int = 0
 
     @property
     def checked(self) -> int:
@@ -161,12 +175,14 @@ def run_batch(
     check: Callable[[DueRefund], CheckResult],
     seconds: float,
     workers: int,
+    notify: Callable[[CheckResult, Sequence[str]], int] | None = None,
     page_size: int = 100,
     now: Callable[[], datetime] = utc_now,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> BatchReport:
     """Check the account's due refunds, oldest first, for up to `seconds` (then the rest wait
-    for the next batch where they stand), `workers` at a time."""
+    for the next batch where they stand), `workers` at a time. `notify` answers the
+    executions waiting on a poll that ended (refund_core.fleet.waiters.notify_waiters)."""
     report = BatchReport(provider, account)
     stop = threading.Event()
     ends = monotonic() + seconds
@@ -187,7 +203,7 @@ def run_batch(
             )
             for result in pool.map(guarded, page):
                 if result is not None:
-                    _apply(registry, result, report)
+                    _apply(registry, result, report, notify)
             if start_key is None:
                 break
     oldest, _ = registry.due(provider, account, now=now(), limit=1)
@@ -197,12 +213,24 @@ def run_batch(
     return report
 
 
-def _apply(registry: FleetRegistry, result: CheckResult, report: BatchReport) -> None:
+def _apply(
+    registry: FleetRegistry,
+    result: CheckResult,
+    report: BatchReport,
+    notify: Callable[[CheckResult, Sequence[str]], int] | None,
+) -> None:
     report.outcomes[result.outcome] += 1
     due = result.due
+    if result.code is not None:
+        report.errors[result.code] += 1
+    if result.outcome is Outcome.PENDING:
+        report.pending_since.append(due.poll_started_at)
     if result.outcome in (Outcome.SETTLED, Outcome.ENDED):
-        registry.retire(due)
+        waiters = registry.retire(due)
         report.finished.append(result)
+        if waiters and notify is not None:
+            report.waiters_told += len(waiters)
+            report.waiters_untold += notify(result, waiters)
     elif result.outcome is Outcome.PENDING and result.next_check_at is not None:
         registry.reschedule(due, at=result.next_check_at)
     elif result.outcome is Outcome.TRANSIENT and result.next_check_at is not None:

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from functools import partial
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any, Final
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from refund_core.accounts import is_account_id
 from refund_core.aws_clients import aws_client
 from refund_core.errors import InvalidRequest
 from refund_core.fleet.batch import check_due, run_batch, workers_for
 from refund_core.fleet.registry import FleetRegistry
+from refund_core.fleet.waiters import notify_waiters
 from refund_core.poller.check import RECORDS_TABLE_ENV, shared_records
 from refund_core.settings import provider_function_settings, required_env
+from refund_core.timestamps import utc_now
 
 if TYPE_CHECKING:
     from refund_core.clients import ProviderClients
@@ -43,6 +45,12 @@ DEFAULT_BATCH_SECONDS: Final = 50.0
 # Left of the function's own time when the batch stops taking refunds: the checks in flight
 # end and their results are written.
 MARGIN_SECONDS: Final = 10.0
+
+
+@cache
+def _step_functions() -> Any:
+    """Built on the first poll that has waiters to tell: most batches never need it."""
+    return aws_client("stepfunctions")
 
 
 def is_fleet_batch(event: Any) -> bool:
@@ -84,19 +92,41 @@ def run_fleet_batch(
         ),
         seconds=seconds,
         workers=workers_for(rate),
+        notify=lambda result, tokens: notify_waiters(_step_functions(), result, tokens),
     )
     for outcome, count in report.outcomes.items():
         metrics.add_metric(name=f"Fleet_{outcome.value}", unit=MetricUnit.Count, value=count)
+    # Every invocation publishes a metric: an empty flush makes Powertools warn.
+    metrics.add_metric(name="PollChecks", unit=MetricUnit.Count, value=report.checked)
+    # The same Error_<code> the API counts: a key a provider stopped taking at 3 a.m. shows
+    # in the fleet's checks first, when nobody calls the API.
+    for code, count in report.errors.items():
+        metrics.add_metric(name=f"Error_{code}", unit=MetricUnit.Count, value=count)
+    # Still pending past the deployment's threshold: what the StuckRefunds alarm watches.
+    stuck_after = provider_function_settings().stuck_pending_seconds
+    now = utc_now()
+    stuck = sum(1 for since in report.pending_since if (now - since).total_seconds() >= stuck_after)
+    if stuck:
+        metrics.add_metric(name="StuckPendingChecks", unit=MetricUnit.Count, value=stuck)
+    if report.waiters_told:
+        metrics.add_metric(
+            name="FleetWaitersTold", unit=MetricUnit.Count, value=report.waiters_told
+        )
+    if report.waiters_untold:
+        # An execution still waits on a poll that ended (the log line names the refund).
+        metrics.add_metric(
+            name="FleetWaitersUntold", unit=MetricUnit.Count, value=report.waiters_untold
+        )
     # How far behind the account is (its oldest due refund's lateness when the batch ended),
     # per account: one metric of its own, with the account as a dimension.
-    with single_metric(
-        name="FleetBehindSeconds",
-        unit=MetricUnit.Seconds,
-        value=report.behind_seconds,
-        namespace=metrics.namespace,
-    ) as behind:
-        behind.add_dimension(name="provider", value=provider)
-        behind.add_dimension(name="account", value=account)
+    # (EphemeralMetrics, not single_metric: it keeps POWERTOOLS_METRICS_DISABLED.)
+    behind = EphemeralMetrics(namespace=metrics.namespace)
+    behind.add_dimension(name="provider", value=provider)
+    behind.add_dimension(name="account", value=account)
+    behind.add_metric(
+        name="FleetBehindSeconds", unit=MetricUnit.Seconds, value=report.behind_seconds
+    )
+    behind.flush_metrics()
     answer = {
         "provider": provider,
         "account": account,

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, cast
 
+from refund_core.errors import InvalidRequest
+from refund_core.fleet.waiters import MOST_WAITERS, Waiter
 from refund_core.poller.records import (
     PollingState,
     from_dynamodb,
@@ -84,11 +86,25 @@ class FleetRegistry:
         overrides: Mapping[str, Any],
         now: datetime,
         first_check_at: datetime | None = None,
+        waiter: Waiter | None = None,
     ) -> Registration:
         """Put the refund in its account's queue, due at `first_check_at` (default `now`),
-        unless a poll of it is running: then nothing changes and that poll answers."""
+        unless the fleet polls it already: then nothing changes and that poll answers. (A
+        record `polling` outside the fleet, an older poller execution's, is taken over.)
+        A `waiter` is told when this poll ends."""
         due = first_check_at or now
         queue = queue_name(provider, account)
+        values: dict[str, Any] = {}
+        if waiter is None:
+            # Nobody waits on this poll. (Waiters of a poll that ended without being told,
+            # if any, stay and are told when this one ends.)
+            waiting = " REMOVE #failure, execution_arn"
+        else:
+            waiting = (
+                ", waiters = list_append(if_not_exists(waiters, :none), :waiter),"
+                " execution_arn = :arn REMOVE #failure"
+            )
+            values = _waiter_values(waiter)
         try:
             self._client.update_item(
                 TableName=self._table,
@@ -98,11 +114,11 @@ class FleetRegistry:
                     " poll_started_at = :now, watch_overrides = :overrides,"
                     f" {QUEUE} = :queue, {DUE_AT} = :due, transient_failures = :zero,"
                     " provider = :provider, refund_id = :refund_id, account = :account,"
-                    " checks = if_not_exists(checks, :zero), polling_state_at = :now"
-                    " REMOVE #failure, execution_arn"
+                    " checks = if_not_exists(checks, :zero), polling_state_at = :now" + waiting
                 ),
                 ConditionExpression=(
                     "attribute_not_exists(polling_state) OR polling_state <> :polling"
+                    f" OR attribute_not_exists({QUEUE})"
                 ),
                 ExpressionAttributeNames={"#failure": "error"},
                 ExpressionAttributeValues={
@@ -116,6 +132,7 @@ class FleetRegistry:
                     ":provider": {"S": provider},
                     ":refund_id": {"S": refund_id},
                     ":account": {"S": account},
+                    **values,
                 },
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -128,7 +145,40 @@ class FleetRegistry:
             UpdateExpression="ADD queues :queue",
             ExpressionAttributeValues={":queue": {"SS": [queue]}},
         )
-        return Registration(True, PollingState.POLLING.value, due)
+        # (As stored: to the millisecond, so a second POST answers the same time.)
+        stored_due = datetime.fromtimestamp(epoch_ms(due) / 1000, tz=UTC)
+        return Registration(True, PollingState.POLLING.value, stored_due)
+
+    def join(self, provider: str, refund_id: str, *, account: str, waiter: Waiter) -> bool:
+        """Add `waiter` to the fleet's poll of the refund; False when no such poll stands (it
+        ended meanwhile: register a new one). Refused past MOST_WAITERS (InvalidRequest)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=record_key(provider, refund_id, account),
+                UpdateExpression=(
+                    "SET waiters = list_append(if_not_exists(waiters, :none), :waiter),"
+                    " execution_arn = :arn"
+                ),
+                ConditionExpression=(
+                    f"polling_state = :polling AND attribute_exists({QUEUE})"
+                    " AND (attribute_not_exists(waiters) OR size(waiters) < :most)"
+                ),
+                ExpressionAttributeValues={
+                    ":polling": {"S": PollingState.POLLING.value},
+                    ":most": {"N": str(MOST_WAITERS)},
+                    **_waiter_values(waiter),
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException as refused:
+            stored = from_dynamodb(cast(dict[str, Any], refused.response.get("Item") or {}))
+            if stored.get(QUEUE) and len(stored.get("waiters") or []) >= MOST_WAITERS:
+                raise InvalidRequest(
+                    f"{MOST_WAITERS} executions wait on this refund already", provider=provider
+                ) from None
+            return False
+        return True
 
     def queues(self) -> list[tuple[str, str]]:
         """Every (provider, account) queue that ever held a refund."""
@@ -183,18 +233,36 @@ class FleetRegistry:
             return False
         return True
 
-    def retire(self, due: DueRefund) -> None:
-        """Take the refund out of its queue: its poll ended (settled, or a named failure)."""
+    def retire(self, due: DueRefund) -> list[str]:
+        """Take the refund out of its queue (its poll ended: settled, or a named failure),
+        and its waiters' tokens off the record in the same write: each is answered once."""
         try:
-            self._client.update_item(
+            answer = self._client.update_item(
                 TableName=self._table,
                 Key=record_key(due.provider, due.refund_id, due.account),
-                UpdateExpression=f"REMOVE {QUEUE}, {DUE_AT}, transient_failures",
+                UpdateExpression=(
+                    f"REMOVE {QUEUE}, {DUE_AT}, transient_failures, waiters, execution_arn"
+                ),
                 ConditionExpression="poll_execution = :poll",
                 ExpressionAttributeValues={":poll": {"S": due.poll_id}},
+                ReturnValues="UPDATED_OLD",
             )
         except self._client.exceptions.ConditionalCheckFailedException:
-            return  # a newer poll owns the refund now: its place stands
+            return []  # a newer poll owns the refund now: its place (and waiters) stand
+        waiters = answer.get("Attributes", {}).get("waiters", {}).get("L", [])
+        return [entry["M"]["token"]["S"] for entry in waiters if "M" in entry]
+
+
+def _waiter_values(waiter: Waiter) -> dict[str, Any]:
+    return {
+        ":none": {"L": []},
+        ":waiter": {
+            "L": [
+                {"M": {"token": {"S": waiter.token}, "execution_arn": {"S": waiter.execution_arn}}}
+            ]
+        },
+        ":arn": {"S": waiter.execution_arn},
+    }
 
 
 def _due_time(stored: Mapping[str, Any]) -> datetime | None:

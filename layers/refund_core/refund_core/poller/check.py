@@ -188,10 +188,6 @@ def _mark_failed(
         )
 
 
-def is_poll_check(event: Any) -> bool:
-    return isinstance(event, dict) and "watch" in event and "execution_arn" in event
-
-
 @cache
 def shared_records() -> RefundRecords:
     """The records table of this execution environment, named by `RECORDS_TABLE_NAME`."""

@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, cast
 
@@ -114,6 +114,10 @@ class RefundRecords:
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
         self._table = table_name
+
+    @property
+    def table_name(self) -> str:
+        return self._table
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -376,59 +380,6 @@ class RefundRecords:
         )
         item = answer.get("Item")
         return None if item is None else from_dynamodb(item)
-
-    def next_generation(
-        self, provider: str, refund_id: str, *, current: int, account: str = DEFAULT_ACCOUNT
-    ) -> int:
-        """Move the record to poll generation `current + 1` (a new poller execution name).
-
-        Conditional on `current`, so two callers asking for a new poll at once get one.
-        """
-        # A refused write means someone else moved it first: their generation stands.
-        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
-            self._client.update_item(
-                TableName=self._table,
-                Key=record_key(provider, refund_id, account),
-                UpdateExpression="SET poll_generation = :next",
-                ConditionExpression=(
-                    "attribute_not_exists(poll_generation) AND :current = :zero"
-                    " OR poll_generation = :current"
-                ),
-                ExpressionAttributeValues={
-                    ":next": {"N": str(current + 1)},
-                    ":current": {"N": str(current)},
-                    ":zero": {"N": "0"},
-                },
-            )
-        record = self.get(provider, refund_id, account=account) or {}
-        return int(record.get("poll_generation", current + 1))
-
-    def note_watch_started(
-        self,
-        provider: str,
-        refund_id: str,
-        *,
-        execution_arn: str,
-        at: datetime,
-        account: str = DEFAULT_ACCOUNT,
-    ) -> None:
-        """Record the poller that now owns the refund, before its first check lands."""
-        self._client.update_item(
-            TableName=self._table,
-            Key=record_key(provider, refund_id, account),
-            UpdateExpression=(
-                "SET execution_arn = :arn, polling_state = :polling, provider = :provider,"
-                " refund_id = :refund_id, account = :account,"
-                " checks = if_not_exists(checks, :zero), changed_us = :at_us"
-            ),
-            ExpressionAttributeValues={
-                ":arn": {"S": execution_arn},
-                ":polling": {"S": PollingState.POLLING.value},
-                **_identity_values(provider, refund_id, account),
-                ":zero": {"N": "0"},
-                ":at_us": {"N": str(_epoch_micros(at))},
-            },
-        )
 
     def list_records(
         self,
@@ -726,6 +677,13 @@ PUBLIC_RECORD_FIELDS = (
 def public_record(stored: Mapping[str, Any]) -> dict[str, Any]:
     """The record as the watch API answers it: contract section 5's fields, nothing internal."""
     record = {field: stored.get(field) for field in PUBLIC_RECORD_FIELDS}
+    # While the fleet polls it: when its next check is due (contract section 8).
+    due_ms = stored.get("due_at_ms")
+    record["next_check_at"] = (
+        None
+        if due_ms is None
+        else format_rfc3339(datetime.fromtimestamp(int(due_ms) / 1000, tz=UTC))
+    )
     # Records stored before accounts existed are the default account's.
     record["account"] = record["account"] or DEFAULT_ACCOUNT
     refund = record["refund"]
