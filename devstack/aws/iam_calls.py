@@ -180,6 +180,14 @@ def _dynamodb(caller: str, operation: str, request: Mapping[str, Any], scope: _S
                 )
             )
         return calls
+    if operation == "BatchGetItem":
+        # One authorization per table, with the leading key of every item it reads.
+        calls = []
+        for name, spec in request["RequestItems"].items():
+            leading = tuple(k for key in spec["Keys"] for k in _leading_keys(key))
+            context = {"dynamodb:LeadingKeys": leading}
+            calls.append(Call(caller, "dynamodb:BatchGetItem", _table_arn(name, scope), context))
+        return calls
     table = _table_arn(str(request["TableName"]), scope)
     if operation == "Query":
         # IAM's LeadingKeys of a query: the partition key value its key condition names

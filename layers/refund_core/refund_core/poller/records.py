@@ -26,6 +26,7 @@ that raced this one makes the transaction fail instead of numbering two changes 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -423,18 +424,37 @@ class RefundRecords:
         if filters:
             query["FilterExpression"] = " AND ".join(filters)
             query["ExpressionAttributeNames"] = names
-        found: list[dict[str, Any]] = []
+        keys: list[dict[str, Any]] = []
         last_key: dict[str, Any] | None = dict(start_key) if start_key else None
         for _ in range(max_reads):
-            page_query = dict(query, Limit=limit - len(found))
+            page_query = dict(query, Limit=limit - len(keys))
             if last_key:
                 page_query["ExclusiveStartKey"] = last_key
             answer = self._client.query(**page_query)
-            found += [from_dynamodb(item) for item in answer.get("Items", [])]
+            keys += [{"pk": item["pk"]} for item in answer.get("Items", [])]
             last_key = answer.get("LastEvaluatedKey")
-            if not last_key or len(found) >= limit:
+            if not last_key or len(keys) >= limit:
                 break
-        return found, last_key
+        return self._items(keys), last_key
+
+    def _items(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records of `keys`, in their order (one BatchGetItem per 100). The index holds
+        keys and the filters' attributes only, so a check that changes nothing else writes
+        the table and not the index too."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), 100):
+            pending: list[Any] = keys[start : start + 100]
+            for attempt in range(8):
+                answer = self._client.batch_get_item(RequestItems={self._table: {"Keys": pending}})
+                got: Any = answer
+                for item in got.get("Responses", {}).get(self._table, []):
+                    found[item["pk"]["S"]] = from_dynamodb(item)
+                pending = got.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+                if not pending:
+                    break
+                time.sleep(min(1.0, 0.05 * 2**attempt))  # throttled: DynamoDB's own advice
+        # (A record deleted between the index and the read is left out.)
+        return [found[key["pk"]["S"]] for key in keys if key["pk"]["S"] in found]
 
     # --- the conditional writes ------------------------------------------------------------
 
