@@ -235,3 +235,43 @@ def test_a_batch_stops_at_its_time_and_leaves_the_rest_where_they_stand(
     assert [d.refund_id for d in left] == [f"re_{index}" for index in range(len(seen), 5)]
     assert report.behind_seconds == (10 - len(seen)) * 60
     assert epoch_ms(NOW) > left[0].due_at_ms
+
+
+def test_the_polls_call_budget_is_counted_in_its_queue_and_ends_the_poll(
+    registry: FleetRegistry, records: RefundRecords
+) -> None:
+    """max_checks as section 5 says: the count travels with the refund's place (the due
+    index), so a check writes no counter of its own; the call over the budget ends the poll."""
+    from functools import partial
+
+    _register(registry, "re_1")
+    clients = FakeClients(RefundStatus.PENDING)
+    clock = [NOW]
+    check = partial(
+        check_due,
+        defaults={**DEFAULTS, "max_checks": "2"},
+        clients=clients,
+        records=records,
+        now=lambda: clock[0],
+        uniform=lambda low, high: high,
+    )
+    outcomes = []
+    for _ in range(3):
+        report = run_batch(
+            "surecart",
+            "default",
+            registry=registry,
+            check=check,  # type: ignore[arg-type]
+            seconds=60,
+            workers=1,
+            now=lambda: clock[0],
+        )
+        outcomes += list(report.outcomes.elements())
+        clock[0] += timedelta(hours=1)
+        if outcomes[-1] is Outcome.PENDING:
+            assert _only_due(registry, clock[0]).poll_checks == len(outcomes)
+    assert outcomes == [Outcome.PENDING, Outcome.PENDING, Outcome.ENDED]
+    assert clients.calls == 2  # the third check ended the poll before calling
+    record = records.get("surecart", "re_1")
+    assert record is not None
+    assert record["polling_state"] == "timed_out"

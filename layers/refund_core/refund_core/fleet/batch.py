@@ -112,11 +112,15 @@ def check_due(
             now=now,
             uniform=uniform,
             rate_wait_seconds=rate_wait_seconds,
+            # The poll's calls so far came with the refund (the due index): the count moves
+            # with the reschedule, one write fewer a check.
+            calls=due.poll_checks + 1,
         )
     except RefundPending as pending:
         wait = float(getattr(pending, "wait_seconds", event.watch.first_check_seconds))
         return CheckResult(due, Outcome.PENDING, now() + timedelta(seconds=wait))
     except ProviderRateLimited as limited:
+        # (No call was made: the budget refused it. The refund's place and count stand.)
         return CheckResult(due, Outcome.DEFERRED, code=limited.code)
     except ENDING_ERRORS as ended:
         return CheckResult(

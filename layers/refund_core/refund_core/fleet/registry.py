@@ -59,6 +59,8 @@ class DueRefund:
     # The caller's schedule overrides from the registration (ScheduleOverrides' fields).
     overrides: Mapping[str, Any]
     transient_failures: int = 0
+    # The provider calls this poll made so far (its max_checks budget).
+    poll_checks: int = 0
 
 
 @dataclass(frozen=True)
@@ -214,17 +216,23 @@ class FleetRegistry:
         found = [_due_refund(from_dynamodb(item)) for item in answer.get("Items", [])]
         return found, answer.get("LastEvaluatedKey")
 
-    def reschedule(self, due: DueRefund, *, at: datetime, transient_failures: int = 0) -> bool:
-        """Move the refund to `at` in its queue; False when its poll ended or moved meanwhile."""
+    def reschedule(
+        self, due: DueRefund, *, at: datetime, transient_failures: int = 0, calls: int = 1
+    ) -> bool:
+        """Move the refund to `at` in its queue, counting the `calls` its check made; False
+        when its poll ended or moved meanwhile."""
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=record_key(due.provider, due.refund_id, due.account),
-                UpdateExpression=f"SET {DUE_AT} = :at, transient_failures = :failures",
+                UpdateExpression=(
+                    f"SET {DUE_AT} = :at, transient_failures = :failures, poll_checks = :calls"
+                ),
                 ConditionExpression=f"poll_execution = :poll AND {DUE_AT} = :was",
                 ExpressionAttributeValues={
                     ":at": {"N": str(epoch_ms(at))},
                     ":failures": {"N": str(transient_failures)},
+                    ":calls": {"N": str(due.poll_checks + calls)},
                     ":poll": {"S": due.poll_id},
                     ":was": {"N": str(due.due_at_ms)},
                 },
@@ -281,4 +289,5 @@ def _due_refund(item: Mapping[str, Any]) -> DueRefund:
         due_at_ms=int(item[DUE_AT]),
         overrides=dict(item.get("watch_overrides") or {}),
         transient_failures=int(item.get("transient_failures") or 0),
+        poll_checks=int(item.get("poll_checks") or 0),
     )

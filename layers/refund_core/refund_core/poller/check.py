@@ -204,8 +204,12 @@ def run_check(
     now: Callable[[], datetime] = utc_now,
     uniform: Callable[[float, float], float] | None = None,
     rate_wait_seconds: float | None = None,
+    calls: int | None = None,
 ) -> dict[str, Any]:
-    """Check the refund once; the refund JSON when final, else raise (see module docstring)."""
+    """Check the refund once; the refund JSON when final, else raise (see module docstring).
+
+    `calls`: this check's number in its poll, when the caller knows it (the fleet's due index
+    carries the count); otherwise the record counts it (`begin_check`)."""
     from refund_core.poller.schedule import default_uniform
 
     watch = event.watch
@@ -250,9 +254,10 @@ def run_check(
             account=account,
         )
 
-    calls = records.begin_check(
-        provider, refund_id, poll_id=poll, execution_arn=arn, account=account
-    )
+    if calls is None:
+        calls = records.begin_check(
+            provider, refund_id, poll_id=poll, execution_arn=arn, account=account
+        )
     if age >= watch.budget_seconds or calls > watch.max_checks:
         end_poll(PollingState.TIMED_OUT, RefundPollingTimedOut.code)
         raise RefundPollingTimedOut(
