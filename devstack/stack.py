@@ -35,6 +35,7 @@ FAST_POLL_FLOORS = {
     "PollMinIntervalSeconds": 1,
     # The fleet's batches end in seconds, so the tick can come every second (FLEET_TICK).
     "FleetBatchSeconds": 5,
+    "FleetTickSeconds": 1,
     **{
         f"{provider}AccountRatePerSecond": 200
         for provider in ("ConvergeGate", "SureCart", "Gr4vy", "Shoplazza")

@@ -41,6 +41,7 @@ class ScriptedClients:
         account: str = "default",
         time_left_seconds: float | None = None,
         rate_wait_seconds: float | None = None,
+        rate_ahead_seconds: float = 0.0,
     ) -> Refund:
         self.calls += 1
         if isinstance(self.answer, Exception):

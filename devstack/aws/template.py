@@ -80,6 +80,9 @@ IGNORED_TYPE_PREFIXES: Final = (
     "AWS::ApiGateway::Deployment",
     # The account-wide API Gateway setting: the role access logs are written with.
     "AWS::ApiGateway::Account",
+    # Provisioned capacity's auto scaling (RecordsCapacityMode=provisioned): moto's DynamoDB
+    # does not meter capacity, so there is nothing locally to scale.
+    "AWS::ApplicationAutoScaling::",
 )
 
 # For each type the local stack creates in moto: the properties it creates the resource with.

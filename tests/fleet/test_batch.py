@@ -275,3 +275,45 @@ def test_the_polls_call_budget_is_counted_in_its_queue_and_ends_the_poll(
     record = records.get("surecart", "re_1")
     assert record is not None
     assert record["polling_state"] == "timed_out"
+
+
+def test_a_check_that_sees_nothing_new_writes_once_and_a_stale_one_keeps_its_observation(
+    registry: FleetRegistry, records: RefundRecords
+) -> None:
+    """The fleet's one write (FleetRegistry.refresh): the refresh and the next place together,
+    under both conditions; when the place moved meanwhile, the observation still counts."""
+    _register(registry, "re_1")
+    clients = FakeClients(RefundStatus.PENDING)  # each answer newer than the last
+
+    def check(at: datetime, due: DueRefund | None = None) -> CheckResult:
+        return check_due(
+            due or _only_due(registry, at),
+            defaults=DEFAULTS,
+            clients=clients,  # type: ignore[arg-type]
+            records=records,
+            now=lambda: at,
+            uniform=lambda low, high: high,
+            registry=registry,
+        )
+
+    first = check(NOW)  # no status stored yet: the record's own write, then the reschedule
+    assert (first.outcome, first.moved) == (Outcome.PENDING, False)
+    registry.reschedule(_only_due(registry), at=first.next_check_at)  # type: ignore[arg-type]
+    later = NOW + timedelta(minutes=2)
+    due = _only_due(registry, later)
+    assert (due.status, due.poll_checks) == ("pending", 1)
+    second = check(later, due)
+    assert (second.outcome, second.moved) == (Outcome.PENDING, True)
+    moved = _only_due(registry, later + timedelta(hours=1))
+    assert moved.due_at_ms == epoch_ms(second.next_check_at)  # type: ignore[arg-type]
+    assert moved.poll_checks == 2
+    record = records.get("surecart", "re_1")
+    assert record is not None
+    assert record["checks"] == 2
+    assert record["last_checked_at"].startswith("2026-12-01T12:02")
+    # A batch holding the old place (it moved since): no move, but the check is stored.
+    stale = check(later + timedelta(minutes=1), due)
+    assert stale.moved is False
+    record = records.get("surecart", "re_1")
+    assert record is not None
+    assert record["checks"] == 3

@@ -45,6 +45,7 @@ class FakeClients:
         account: str = "default",
         time_left_seconds: float | None = None,
         rate_wait_seconds: float | None = None,
+        rate_ahead_seconds: float = 0.0,
     ) -> Refund:
         answer = self.answers[min(self.calls, len(self.answers) - 1)]
         self.calls += 1

@@ -140,11 +140,13 @@ class ProviderClients:
         account: str = DEFAULT_ACCOUNT,
         time_left_seconds: float | None = None,
         rate_wait_seconds: float | None = None,
+        rate_ahead_seconds: float = 0.0,
     ) -> Refund:
         """The refund, now, from the provider; retried once after a credentials rotation.
 
         Each provider call waits at most `rate_wait_seconds` (default: the rate limit's own)
-        for the account's turn: a batch paces itself by waiting longer than an API caller.
+        for the account's turn: a batch paces itself by waiting longer than an API caller,
+        and reserves `rate_ahead_seconds` of turns at a time (AccountRateLimit).
 
         The provider call gets `PROVIDER_TIMEOUT_SECONDS`, or less when the function itself
         has less time left (`time_left_seconds`), so a slow provider is our clean 504, never
@@ -169,6 +171,7 @@ class ProviderClients:
                         account,
                         time_left_seconds=time_left_seconds,
                         max_wait_seconds=rate_wait_seconds,
+                        ahead_seconds=rate_ahead_seconds,
                     )
                 return client.get_refund(refund_id, timeout_seconds=timeout_seconds)
             except ProviderAuthFailed:
@@ -180,6 +183,7 @@ class ProviderClients:
                         account,
                         time_left_seconds=time_left_seconds,
                         max_wait_seconds=rate_wait_seconds,
+                        ahead_seconds=rate_ahead_seconds,
                     )
                 return refreshed.get_refund(refund_id, timeout_seconds=timeout_seconds)
         except RefundServiceError as error:

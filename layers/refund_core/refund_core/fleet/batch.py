@@ -42,6 +42,7 @@ from refund_core.timestamps import utc_now
 
 if TYPE_CHECKING:
     from refund_core.clients import ProviderClients
+    from refund_core.model import Refund
     from refund_core.poller.records import RefundRecords
 
 # The short schedule for provider trouble (what the poller's ASL retried with).
@@ -52,6 +53,9 @@ TRANSIENT_ATTEMPTS: Final = 15  # then the ladder starts again: an outage never 
 # How long one check may wait for its account's turn: the batch's workers queue on the
 # account's budget instead of giving up at an API caller's half second.
 RATE_WAIT_SECONDS: Final = 5.0
+# How far ahead a batch reserves its account's turns (one write each time): a quarter second
+# of turns, so the API's GETs, one turn each, never wait behind more than that.
+RATE_AHEAD_SECONDS: Final = 0.25
 ENDING_ERRORS: Final = (RefundNotFound, ProviderAuthFailed, RefundPollingTimedOut)
 
 
@@ -77,6 +81,8 @@ class CheckResult:
     message: str | None = None
     # The contract's error code of a check that failed (any outcome but SETTLED/PENDING).
     code: str | None = None
+    # PENDING: the check's own write moved the refund already (FleetRegistry.refresh).
+    moved: bool = False
 
 
 def check_due(
@@ -88,8 +94,24 @@ def check_due(
     now: Callable[[], datetime] = utc_now,
     uniform: Callable[[float, float], float] = random.uniform,
     rate_wait_seconds: float = RATE_WAIT_SECONDS,
+    registry: FleetRegistry | None = None,
 ) -> CheckResult:
-    """Check one due refund with the poller's check (`defaults`: the provider's schedule)."""
+    """Check one due refund with the poller's check (`defaults`: the provider's schedule).
+
+    With `registry`, a check that sees the status the record holds writes once: the refresh
+    and the refund's next place together (most checks; a change takes the record's own
+    writes, then the reschedule)."""
+    moved: list[datetime] = []
+
+    def refresh(refund: Refund, wait: int) -> bool:
+        if registry is None or refund.status.value != due.status:
+            return False
+        at = now() + timedelta(seconds=wait)
+        if registry.refresh(due, refund, checked_at=now(), at=at):
+            moved.append(at)
+            return True
+        return False
+
     event = PollCheckEvent.parse(
         {
             "watch": {
@@ -112,11 +134,15 @@ def check_due(
             now=now,
             uniform=uniform,
             rate_wait_seconds=rate_wait_seconds,
+            rate_ahead_seconds=RATE_AHEAD_SECONDS,
             # The poll's calls so far came with the refund (the due index): the count moves
             # with the reschedule, one write fewer a check.
             calls=due.poll_checks + 1,
+            refresh=refresh,
         )
     except RefundPending as pending:
+        if moved:
+            return CheckResult(due, Outcome.PENDING, moved[0], moved=True)
         wait = float(getattr(pending, "wait_seconds", event.watch.first_check_seconds))
         return CheckResult(due, Outcome.PENDING, now() + timedelta(seconds=wait))
     except ProviderRateLimited as limited:
@@ -180,13 +206,16 @@ def run_batch(
     seconds: float,
     workers: int,
     notify: Callable[[CheckResult, Sequence[str]], int] | None = None,
+    lookahead_seconds: float = 0.0,
     page_size: int = 100,
     now: Callable[[], datetime] = utc_now,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> BatchReport:
     """Check the account's due refunds, oldest first, for up to `seconds` (then the rest wait
     for the next batch where they stand), `workers` at a time. `notify` answers the
-    executions waiting on a poll that ended (refund_core.fleet.waiters.notify_waiters)."""
+    executions waiting on a poll that ended (refund_core.fleet.waiters.notify_waiters).
+    `lookahead_seconds` (the tick's period): refunds due before the next tick are taken now,
+    so a check is at most that early and never a tick late."""
     report = BatchReport(provider, account)
     stop = threading.Event()
     ends = monotonic() + seconds
@@ -203,7 +232,11 @@ def run_batch(
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         while not stop.is_set() and monotonic() < ends:
             page, start_key = registry.due(
-                provider, account, now=now(), limit=page_size, start_key=start_key
+                provider,
+                account,
+                now=now() + timedelta(seconds=lookahead_seconds),
+                limit=page_size,
+                start_key=start_key,
             )
             for result in pool.map(guarded, page):
                 if result is not None:
@@ -236,7 +269,8 @@ def _apply(
             report.waiters_told += len(waiters)
             report.waiters_untold += notify(result, waiters)
     elif result.outcome is Outcome.PENDING and result.next_check_at is not None:
-        registry.reschedule(due, at=result.next_check_at)
+        if not result.moved:
+            registry.reschedule(due, at=result.next_check_at)
     elif result.outcome is Outcome.TRANSIENT and result.next_check_at is not None:
         registry.reschedule(
             due, at=result.next_check_at, transient_failures=due.transient_failures + 1

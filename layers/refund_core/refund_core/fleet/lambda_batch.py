@@ -41,6 +41,7 @@ SCHEDULE_ENV: Final[Mapping[str, str]] = {
     "max_interval_floor_seconds": "POLL_MIN_INTERVAL_SECONDS",
 }
 BATCH_SECONDS_ENV: Final = "FLEET_BATCH_SECONDS"
+TICK_SECONDS_ENV: Final = "FLEET_TICK_SECONDS"
 DEFAULT_BATCH_SECONDS: Final = 50.0
 # Left of the function's own time when the batch stops taking refunds: the checks in flight
 # end and their results are written.
@@ -88,10 +89,15 @@ def run_fleet_batch(
         account,
         registry=registry,
         check=partial(
-            check_due, defaults=schedule_defaults(), clients=clients, records=shared_records()
+            check_due,
+            defaults=schedule_defaults(),
+            clients=clients,
+            records=shared_records(),
+            registry=registry,
         ),
         seconds=seconds,
         workers=workers_for(rate),
+        lookahead_seconds=float(os.environ.get(TICK_SECONDS_ENV) or 0.0),
         notify=lambda result, tokens: notify_waiters(_step_functions(), result, tokens),
     )
     for outcome, count in report.outcomes.items():

@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from refund_core.errors import InvalidRequest
 from refund_core.fleet.waiters import MOST_WAITERS, Waiter
+from refund_core.model import Refund
 from refund_core.poller.records import (
     PollingState,
+    WriteOutcome,
     from_dynamodb,
+    observation_write,
     record_key,
     to_dynamodb,
 )
@@ -61,6 +64,8 @@ class DueRefund:
     transient_failures: int = 0
     # The provider calls this poll made so far (its max_checks budget).
     poll_checks: int = 0
+    # The status the record holds (None before the first observation).
+    status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -241,6 +246,44 @@ class FleetRegistry:
             return False
         return True
 
+    def refresh(
+        self, due: DueRefund, refund: Refund, *, checked_at: datetime, at: datetime
+    ) -> bool:
+        """One write for a check that saw nothing new: the record's refresh (section 5's rules:
+        same status, a newer observation) and the refund's move to `at`, both conditional;
+        False when either does not hold (then the record's own writes decide)."""
+        from botocore.exceptions import ClientError
+
+        request = observation_write(WriteOutcome.REFRESHED, refund, None, checked_at)
+        request["UpdateExpression"] += (
+            f", {DUE_AT} = :at, transient_failures = :zero, poll_checks = :calls"
+        )
+        request["ConditionExpression"] = (
+            f"({request['ConditionExpression']}) AND poll_execution = :poll AND {DUE_AT} = :was"
+        )
+        request["ExpressionAttributeValues"] |= {
+            ":at": {"N": str(epoch_ms(at))},
+            ":calls": {"N": str(due.poll_checks + 1)},
+            ":poll": {"S": due.poll_id},
+            ":was": {"N": str(due.due_at_ms)},
+        }
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=record_key(due.provider, due.refund_id, due.account),
+                **request,
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        except ClientError as error:  # a transaction holds the item: the long way round
+            if error.response.get("Error", {}).get("Code") in (
+                "TransactionConflictException",
+                "TransactionInProgressException",
+            ):
+                return False
+            raise
+        return True
+
     def retire(self, due: DueRefund) -> list[str]:
         """Take the refund out of its queue (its poll ended: settled, or a named failure),
         and its waiters' tokens off the record in the same write: each is answered once."""
@@ -290,4 +333,5 @@ def _due_refund(item: Mapping[str, Any]) -> DueRefund:
         overrides=dict(item.get("watch_overrides") or {}),
         transient_failures=int(item.get("transient_failures") or 0),
         poll_checks=int(item.get("poll_checks") or 0),
+        status=None if item.get("status") is None else str(item["status"]),
     )

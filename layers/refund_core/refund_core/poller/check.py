@@ -44,6 +44,7 @@ from refund_core.errors import (
     RefundServiceError,
 )
 from refund_core.ids import validate_refund_id
+from refund_core.model import Refund
 from refund_core.poller.records import PollingState, RefundRecords
 from refund_core.poller.schedule import (
     OverrideFloors,
@@ -204,12 +205,17 @@ def run_check(
     now: Callable[[], datetime] = utc_now,
     uniform: Callable[[float, float], float] | None = None,
     rate_wait_seconds: float | None = None,
+    rate_ahead_seconds: float = 0.0,
     calls: int | None = None,
+    refresh: Callable[[Refund, int], bool] | None = None,
 ) -> dict[str, Any]:
     """Check the refund once; the refund JSON when final, else raise (see module docstring).
 
     `calls`: this check's number in its poll, when the caller knows it (the fleet's due index
-    carries the count); otherwise the record counts it (`begin_check`)."""
+    carries the count); otherwise the record counts it (`begin_check`). `refresh(refund,
+    wait)`: the fleet's one write for a check that sees nothing new (the observation and the
+    refund's next place together); False when it did not apply, and the record's own write
+    rules decide instead."""
     from refund_core.poller.schedule import default_uniform
 
     watch = event.watch
@@ -271,6 +277,7 @@ def run_check(
             account=account,
             time_left_seconds=time_left_seconds,
             rate_wait_seconds=rate_wait_seconds,
+            rate_ahead_seconds=rate_ahead_seconds,
         )
     except RefundNotFound as error:
         count_failed_check(error)
@@ -292,6 +299,13 @@ def run_check(
         mark_failed(error)
         raise
 
+    wait = 0
+    if not refund.status.terminal:
+        wait = next_wait_seconds(age, watch, uniform=uniform or default_uniform)
+        # Never sleep past the budget: the check after it ends the poll on time.
+        wait = wait_within_budget(wait, age, watch)
+        if refresh is not None and refresh(refund, wait):
+            raise pending_error(wait, f"refund is {refund.status.value}; next check in {wait} s")
     try:
         written = records.record_observation(refund, execution_arn=arn, checked_at=now())
     except Exception as error:
@@ -309,7 +323,4 @@ def run_check(
         )
     if refund.status.terminal:
         return refund.to_json_dict()
-    wait = next_wait_seconds(age, watch, uniform=uniform or default_uniform)
-    # Never sleep past the budget: the check after it ends the poll on time.
-    wait = wait_within_budget(wait, age, watch)
     raise pending_error(wait, f"refund is {refund.status.value}; next check in {wait} s")

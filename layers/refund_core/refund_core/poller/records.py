@@ -465,7 +465,7 @@ class RefundRecords:
         (None, the current item), or (None, None) when a transaction held the item."""
         from botocore.exceptions import ClientError
 
-        request = _observation_write(WriteOutcome.REFRESHED, refund, execution_arn, checked_at)
+        request = observation_write(WriteOutcome.REFRESHED, refund, execution_arn, checked_at)
         try:
             answer = self._client.update_item(
                 TableName=self._table,
@@ -498,7 +498,7 @@ class RefundRecords:
         are still true when the transaction commits."""
         seen = len(current.get("history", {}).get("L", []))
         previous = current.get("status", {}).get("S")
-        request = _observation_write(attempt, refund, execution_arn, checked_at)
+        request = observation_write(attempt, refund, execution_arn, checked_at)
         request["ConditionExpression"] = (
             f"({request['ConditionExpression']}) AND {_history_size_is(seen, request)}"
         )
@@ -567,7 +567,7 @@ def _history_size_is(size: int, request: dict[str, Any]) -> str:
     return "size(history) = :history_size"
 
 
-def _observation_write(
+def observation_write(
     attempt: WriteOutcome, refund: Refund, execution_arn: str | None, checked_at: datetime
 ) -> dict[str, Any]:
     """UpdateItem arguments (expression, condition, values) for one kind of observation write."""
