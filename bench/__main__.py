@@ -1,6 +1,7 @@
-"""`python -m bench [--quick] [--only warm,cold,memory,size,polling,accounts]`: every figure of the
+"""`python -m bench [--quick] [--only warm,cold,memory,size,fleet,accounts]`: every figure of the
 benchmarks, each next to its comparison measured in the same run; a table on stdout, the
-figures in bench/results/latest.json, the polling picture in docs/polling.png.
+figures in bench/results/latest.json, the fleet's in bench/results/fleet.json and its picture
+in docs/polling.png.
 
 --quick (what CI runs) takes few samples, only to prove the benchmarks still run: its figures
 mean nothing, and its picture goes to bench/results/ so the committed one is not replaced.
@@ -18,14 +19,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import accounts, cold, polling_plot, report, size
+from bench import accounts, cold, report, size
 from bench.children import run_child
 from bench.env import PROVIDERS, ROOT, BenchEnv
 from bench.runtime_venv import runtime_env, runtime_python
 from bench.stats import summary
 
 RESULTS = ROOT / "bench" / "results"
-PARTS = ("warm", "cold", "memory", "size", "polling", "accounts")
+PARTS = ("warm", "cold", "memory", "size", "fleet", "accounts")
 
 
 def settings(quick: bool) -> dict[str, int]:
@@ -36,9 +37,6 @@ def settings(quick: bool) -> dict[str, int]:
             "cold_runs": 2,
             "memory_calls": 300,
             "memory_mark": 50,
-            "polling_runs": 5,
-            "plot_runs": 3,
-            "plot_points": 40,
             "accounts": 100,
             "account_calls": 300,
             "account_mark": 150,
@@ -49,9 +47,6 @@ def settings(quick: bool) -> dict[str, int]:
         "cold_runs": 15,
         "memory_calls": 2000,
         "memory_mark": 200,
-        "polling_runs": 200,
-        "plot_runs": 20,
-        "plot_points": 240,
         "accounts": 1000,
         "account_calls": 20000,
         "account_mark": 2000,
@@ -94,21 +89,19 @@ def measure_memory(env: BenchEnv, calls: int, mark: int) -> dict[str, Any]:
     return {"calls": calls, "mark": mark, "providers": providers}
 
 
-def measure_polling(quick: bool, conf: dict[str, int]) -> tuple[dict[str, Any], str]:
-    from bench import poller_cost
+def measure_fleet(quick: bool) -> tuple[dict[str, Any], str]:
+    from bench import fleet_cost, fleet_sim
 
-    computed = poller_cost.compute(runs=conf["polling_runs"])
-    path = RESULTS / "polling-quick.png" if quick else polling_plot.OUTPUT
-    polling_plot.draw(path, points=conf["plot_points"], runs=conf["plot_runs"])
+    result = fleet_sim.measure(quick=quick)
+    written = fleet_sim.write(result, quick=quick)
     text = "\n".join(
         [
-            f"5. Polling cost per refund (bench/poller_cost.py: {computed.runs} seeded runs, ours; "
-            f"provider {computed.provider}); picture: {path.relative_to(ROOT)}",
-            poller_cost.format_table(computed),
-            poller_cost.format_bars(computed),
+            "5. The fleet (bench/fleet_sim.py): "
+            + ", ".join(str(p.relative_to(ROOT)) for p in written),
+            fleet_cost.format_report(result),
         ]
     )
-    return {**computed.as_dict(), "picture": str(path.relative_to(ROOT))}, text
+    return result, text
 
 
 def machine() -> dict[str, Any]:
@@ -173,10 +166,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "size" in parts:
         out["size"] = size.measure()
         sections.append(report.format_size(out["size"]))
-    if "polling" in parts:
-        out["polling"], text = measure_polling(args.quick, conf)
+    if "fleet" in parts:
+        out["fleet"], text = measure_fleet(args.quick)
         sections.append(text)
     bars = report.all_bars(out)
+    if "fleet" in out:
+        from bench import fleet_sim
+
+        bars += fleet_sim.bars(out["fleet"])
     out["bars"] = [{"name": n, "value": v, "limit": lim, "passed": ok} for n, v, lim, ok in bars]
     out["seconds"] = round(time.monotonic() - started, 1)
     m = out["machine"]

@@ -11,6 +11,7 @@ pricing pages for each service); each constant below names its own.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections import Counter, defaultdict
@@ -70,6 +71,7 @@ class AwsMeter:
         self.calls: Counter[tuple[str, str]] = Counter()
         self.units: defaultdict[tuple[str, str], float] = defaultdict(float)
         self._open = threading.local()
+        self._lock = threading.Lock()
 
     def attach(self, client: Any) -> None:
         client.meta.events.register("provide-client-params.dynamodb.*", self._ask)
@@ -79,10 +81,11 @@ class AwsMeter:
         self._open.booked = []
 
     def end(self, label: str) -> None:
-        for what, units in getattr(self._open, "booked", []):
-            self.calls[(label, what)] += 1
-            for kind, n in units.items():
-                self.units[(label, kind)] += n
+        with self._lock:
+            for what, units in getattr(self._open, "booked", []):
+                self.calls[(label, what)] += 1
+                for kind, n in units.items():
+                    self.units[(label, kind)] += n
         self._open.booked = []
 
     def _ask(self, params: dict[str, Any], model: Any, **_: Any) -> None:
@@ -199,6 +202,9 @@ def report(
                 "events_per_refund": 2,
             },
         },
+        "quotas_at_ten_million_a_day": quotas(per_check, checks_per_day_refund, scale=10),
+        "detection_by_age": detection_by_age(run, accounts),
+        "instead": fixed_polling(modes[busy]["one_million_a_day"], checks_per_day_refund),
         "small_run": {
             "dynamodb_local_equals_memory": agreement["equal"],
             "differences": agreement["differ"],
@@ -290,6 +296,127 @@ def idle_cost(*, queues: int, capacity: str) -> dict[str, float]:
     return {**{k: round(v, 2) for k, v in items.items()}, "total": round(sum(items.values()), 2)}
 
 
+def detection_by_age(run: Any, accounts: Sequence[Any], bins: int = 32) -> list[dict[str, Any]]:
+    """The worst and median detection delay of the refunds within budget, by their age when
+    they became final (log-spaced bins, 1 minute to 8 days), against the bar."""
+    over = {(a.provider, a.account) for a in accounts if a.over_budget}
+    seen = [
+        (life.final_at - life.created, life.seen_at - life.final_at)
+        for life in run.lives
+        if life.final_at is not None
+        and life.seen_at is not None
+        and (life.provider, life.account) not in over
+    ]
+    edges = [60 * (8 * 1440) ** (n / bins) for n in range(bins + 1)]
+    rows = []
+    for low, high in itertools.pairwise(edges):
+        delays = sorted(d for age, d in seen if low <= age < high)
+        if delays:
+            bar = max(120.0, 0.25 * low)
+            rows.append(
+                {
+                    "age_from_seconds": round(low),
+                    "age_to_seconds": round(high),
+                    "refunds": len(delays),
+                    "worst_delay_seconds": round(delays[-1], 1),
+                    "median_delay_seconds": round(delays[len(delays) // 2], 1),
+                    "bar_seconds": round(bar, 1),
+                }
+            )
+    return rows
+
+
+def fixed_polling(ours: Mapping[str, float], checks_per_refund: float) -> list[dict[str, Any]]:
+    """What a user would run instead, at the same per-check prices: polling every minute or
+    five (a day-long refund: 1,440 or 288 checks), and one Standard execution per refund
+    (section 5's poller: 38 transitions a day-long refund, scale.md's figure)."""
+    per_check_items = ("dynamodb_writes", "dynamodb_reads", "lambda_duration")
+    per_check = sum(ours[k] for k in per_check_items) / (REFUNDS_A_MONTH * checks_per_refund)
+    rest = ours["total"] - sum(ours[k] for k in per_check_items)
+    rows = [
+        {
+            "design": "the fleet (ours)",
+            "checks_per_refund": round(checks_per_refund, 1),
+            "monthly_usd": round(ours["total"]),
+        }
+    ]
+    for minutes in (1, 5):
+        checks = 24 * 60 / minutes
+        rows.append(
+            {
+                "design": f"fixed {minutes}-minute polling",
+                "checks_per_refund": checks,
+                "monthly_usd": round(rest + per_check * REFUNDS_A_MONTH * checks),
+            }
+        )
+    transitions = REFUNDS_A_MONTH * 38 * STANDARD_PER_TRANSITION
+    rows.append(
+        {
+            "design": "one Standard execution per refund (38 transitions)",
+            "checks_per_refund": round(checks_per_refund, 1),
+            "monthly_usd": round(ours["total"] + transitions),
+        }
+    )
+    return rows
+
+
+def quotas(
+    per_check: Mapping[str, float], checks_per_refund: float, *, scale: float
+) -> list[dict[str, Any]]:
+    """The default quotas the fleet approaches at `scale` times 1 million refunds a day, and
+    how far (us-east-1 defaults; Service Quotas has the account's own)."""
+    refunds_a_second = scale * 1e6 / 86_400
+    checks_a_second = refunds_a_second * checks_per_refund
+    rows = [
+        (
+            "DynamoDB on-demand table write throughput",
+            40_000.0,
+            checks_a_second * per_check["write_units"],
+            "write units/s",
+        ),
+        (
+            "DynamoDB on-demand table read throughput",
+            40_000.0,
+            checks_a_second * per_check["read_units"],
+            "read units/s",
+        ),
+        # A batch is billed for its account's time per check (within budget).
+        (
+            "Lambda concurrent executions",
+            1_000.0,
+            checks_a_second * per_check["lambda_gb_seconds_within_budget"] / LAMBDA_GB
+            + 0.05 * ACCOUNTS_AT_SCALE * scale / 60,
+            "executions",
+        ),
+        ("EventBridge PutEvents", 10_000.0, refunds_a_second * 2, "events/s"),
+        (
+            "The tick's nested inline Maps (40 x 40 batches at once)",
+            1_600.0,
+            ACCOUNTS_AT_SCALE * scale,
+            "queues a tick",
+        ),
+        # Only callers that wait (startExecution.sync:2) hold a Standard execution: at most
+        # one a refund, open about a day.
+        (
+            "Step Functions open Standard executions, if every refund had a waiting caller",
+            1_000_000.0,
+            scale * 1e6,
+            "executions",
+        ),
+        ("Step Functions SendTaskSuccess/Failure (refill)", 500.0, refunds_a_second, "calls/s"),
+    ]
+    return [
+        {
+            "quota": name,
+            "limit": limit,
+            "load": round(load, 1),
+            "unit": unit,
+            "share": round(load / limit, 3),
+        }
+        for name, limit, load, unit in rows
+    ]
+
+
 def format_report(result: Mapping[str, Any]) -> str:
     lines = [
         f"fleet simulation: {result['refunds_simulated']:,} refunds, "
@@ -321,6 +448,24 @@ def format_report(result: Mapping[str, Any]) -> str:
             f"  {mode:<12} 1M/day ${busy['total']:>8,.0f}: "
             + ", ".join(f"{k} ${v:,.0f}" for k, v in busy.items() if k != "total")
             + f"; idle ${idle['total']:,.2f}"
+        )
+    lines.append(
+        "instead, at 1 million refunds a day: "
+        + "; ".join(f"{row['design']} ${row['monthly_usd']:,}" for row in result["instead"])
+    )
+    worst = max(
+        (row["worst_delay_seconds"] / row["bar_seconds"] for row in result["detection_by_age"]),
+        default=0.0,
+    )
+    lines.append(
+        f"detection delay by age: worst {worst:.2f} of the bar over "
+        f"{len(result['detection_by_age'])} age bins"
+    )
+    lines.append("quotas at 10 million refunds a day:")
+    for row in result["quotas_at_ten_million_a_day"]:
+        lines.append(
+            f"  {row['share']:>6.0%} of {row['quota']} ({row['load']:,} of "
+            f"{row['limit']:,.0f} {row['unit']})"
         )
     equal = result["small_run"]["dynamodb_local_equals_memory"]
     lines.append(f"small run, DynamoDB Local vs in-memory: {'same counts' if equal else 'DIFFER'}")

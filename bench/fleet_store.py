@@ -22,6 +22,7 @@ same outcomes: that is what makes the 100,000-refund counts the real code's.
 from __future__ import annotations
 
 import bisect
+import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -55,11 +56,14 @@ class MemRecord:
 
 class MemStore:
     """The records table: one MemRecord per refund, and each account's queue sorted by due
-    time (a list of (due_ms, refund_id), bisected)."""
+    time (a list of (due_ms, refund_id), bisected). A batch applies one check's outcome on its
+    own thread while its worker runs the next check, as on AWS: `lock` keeps the queues whole
+    (DynamoDB's items are each written atomically)."""
 
     def __init__(self) -> None:
         self.records: dict[tuple[str, str, str], MemRecord] = {}
         self.queues: dict[str, list[tuple[int, str]]] = {}
+        self.lock = threading.RLock()
 
     def record(self, provider: str, refund_id: str, account: str) -> MemRecord:
         key = (provider, account, refund_id)
@@ -89,6 +93,16 @@ class MemStore:
         return queue[0][0] if queue else None
 
 
+def _locked(method: Any) -> Any:
+    """One store call at a time, as DynamoDB applies each write whole."""
+
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._store.lock:
+            return method(self, *args, **kwargs)
+
+    return call
+
+
 class MemRecords:
     """`RefundRecords` as a fleet check uses it."""
 
@@ -96,6 +110,7 @@ class MemRecords:
         self._store = store
         self.events = 0  # status changes and polls ended: one event each (section 7)
 
+    @_locked
     def record_observation(
         self, refund: Refund, *, execution_arn: str | None, checked_at: datetime
     ) -> WriteResult:
@@ -120,6 +135,7 @@ class MemRecords:
             record.polling_state = PollingState.SETTLED.value
         return WriteResult(outcome, record.checks, new)
 
+    @_locked
     def count_check(
         self,
         provider: str,
@@ -134,6 +150,7 @@ class MemRecords:
         record.checks += 1
         return record.checks
 
+    @_locked
     def mark_polling_state(
         self,
         provider: str,
@@ -162,6 +179,7 @@ class MemRegistry:
     def __init__(self, store: MemStore) -> None:
         self._store = store
 
+    @_locked
     def register(
         self,
         provider: str,
@@ -188,6 +206,7 @@ class MemRegistry:
         self._store.enqueue(record, due_ms)
         return Registration(True, record.polling_state, datetime.fromtimestamp(due_ms / 1000, UTC))
 
+    @_locked
     def due(
         self,
         provider: str,
@@ -223,6 +242,7 @@ class MemRegistry:
         last = {"at": [found[-1].due_at_ms, found[-1].refund_id]} if len(found) == limit else None
         return found, last
 
+    @_locked
     def reschedule(
         self, due: DueRefund, *, at: datetime, transient_failures: int = 0, calls: int = 1
     ) -> bool:
@@ -234,6 +254,7 @@ class MemRegistry:
         self._store.enqueue(record, epoch_ms(at))
         return True
 
+    @_locked
     def refresh(
         self, due: DueRefund, refund: Refund, *, checked_at: datetime, at: datetime
     ) -> bool:
@@ -253,6 +274,7 @@ class MemRegistry:
         self._store.enqueue(record, epoch_ms(at))
         return True
 
+    @_locked
     def retire(self, due: DueRefund) -> list[str]:
         record = self._store.records[(due.provider, due.account, due.refund_id)]
         if record.poll_id != due.poll_id:
