@@ -176,11 +176,11 @@ up: $(STAMP) ## run the local stack until Ctrl-C: API :3000, moto :4570, sandbox
 # Against the sandboxes and moto on loopback (no AWS). Sizes read .aws-sam/build (`make build`
 # runs first when it is missing). Bars are read from the table, never enforced: exit 0 either way.
 
-bench: $(STAMP) ## benchmarks, full run (~3 min): table, bench/results/latest.json, docs/polling.png
+bench: $(STAMP) $(NODE_STAMP) ## benchmarks, full run (~25 min, the fleet simulation most of it): bench/results/latest.json and fleet.json, docs/polling.png
 	$(call step,bench)
 	python -m bench
 
-bench-quick: $(STAMP) ## benchmarks with few samples (CI: proves they still run, < 1 min)
+bench-quick: $(STAMP) $(NODE_STAMP) ## benchmarks with few samples (CI: proves they still run, < 1 min)
 	$(call step,bench --quick)
 	python -m bench --quick
 

@@ -40,7 +40,7 @@ def draw(result: Mapping[str, Any], path: Path = OUTPUT) -> Path:
     )
     axes.plot(
         ages,
-        [r["bar_seconds"] / 60 for r in rows],
+        [r["bar_seconds_at_middle"] / 60 for r in rows],
         color="tab:red",
         linewidth=1,
         alpha=0.7,

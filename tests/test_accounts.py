@@ -568,6 +568,8 @@ def test_the_watch_function_reads_updates_and_queries_nothing_more() -> None:
     assert set(grants) == {
         frozenset({"dynamodb:GetItem", "dynamodb:UpdateItem"}),
         frozenset({"dynamodb:Query"}),
+        frozenset({"dynamodb:BatchGetItem"}),  # a listing page's records, by key
     }
+    assert grants[frozenset({"dynamodb:BatchGetItem"})] == RECORDS_TABLE_ARN
     assert grants[frozenset({"dynamodb:GetItem", "dynamodb:UpdateItem"})] == RECORDS_TABLE_ARN
     assert grants[frozenset({"dynamodb:Query"})] == RECORDS_TABLE_ARN + "/index/by-account-changed"

@@ -69,7 +69,7 @@ def test_dynamodb_local_and_memory_make_the_same_calls() -> None:
         profile = local_stores.meter.per_method(local.calls)  # type: ignore[attr-defined]
     memory = simulate(30, stores=memory_stores(), arrival_seconds=600, horizon_seconds=7_200)
     agreement = fleet_sim.compare(memory, local)
-    assert agreement["equal"], agreement["differ"]
+    assert agreement["equal"], agreement["differ"]  # within 2%: see compare()
     # The fleet's common write: one UpdateItem, the record and its place in the due index.
     assert profile["registry.refresh"]["UpdateItem"] == 1.0
     assert profile["registry.refresh"]["write_units"] == pytest.approx(3.0)

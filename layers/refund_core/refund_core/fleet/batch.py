@@ -229,12 +229,15 @@ def run_batch(
         return result
 
     start_key: Mapping[str, Any] | None = None
+    # Due before the next tick, as of this batch's start: a batch that runs long does not
+    # reach further ahead (that would only check the same young refunds sooner, and more).
+    horizon = now() + timedelta(seconds=lookahead_seconds)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         while not stop.is_set() and monotonic() < ends:
             page, start_key = registry.due(
                 provider,
                 account,
-                now=now() + timedelta(seconds=lookahead_seconds),
+                now=horizon,
                 limit=page_size,
                 start_key=start_key,
             )
