@@ -400,12 +400,13 @@ def quotas(
             ACCOUNTS_AT_SCALE * scale,
             "queues a tick",
         ),
-        # Only callers that wait (startExecution.sync:2) hold a Standard execution: at most
-        # one a refund, open about a day.
+        # The fleet holds no execution; only a caller that waits (startExecution.sync:2) does,
+        # one a refund while it waits: a million refunds a day could each have one waiting
+        # a day before this quota binds.
         (
-            "Step Functions open Standard executions, if every refund had a waiting caller",
+            "Step Functions open Standard executions (the fleet's own)",
             1_000_000.0,
-            scale * 1e6,
+            0.0,
             "executions",
         ),
         ("Step Functions SendTaskSuccess/Failure (refill)", 500.0, refunds_a_second, "calls/s"),
