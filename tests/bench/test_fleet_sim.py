@@ -89,3 +89,19 @@ def test_the_month_is_priced_from_the_runs_calls() -> None:
     assert provisioned["total"] < on_demand["total"]
     idle = fleet_cost.idle_cost(queues=8, capacity="on-demand")
     assert 0 < idle["total"] <= 5
+
+
+def test_the_committed_fleet_figures_meet_section_8s_bars() -> None:
+    """bench/results/fleet.json, as `make bench` wrote it (the README quotes it): the 100,000
+    refunds, the keys section 8 names, and every bar."""
+    import json
+
+    result = json.loads((fleet_sim.RESULT).read_text(encoding="utf-8"))
+    assert result["refunds_simulated"] >= 100_000
+    cost = result["monthly_cost_usd"]
+    assert 0 < cost["one_million_a_day"] <= 3_000
+    assert 0 < cost["idle"] <= 5
+    assert 0 < result["worst_rate_ratio"] <= 1.0
+    assert 0 < result["worst_detection_ratio"] <= 1.0
+    assert result["small_run"]["dynamodb_local_equals_memory"]
+    assert {"dynamodb:UpdateItem", "dynamodb:Query", "write_units"} <= set(result["aws_calls"])

@@ -119,6 +119,10 @@ def test_a_watched_refund_reaches_succeeded_in_dynamodb(
     settled = api.post(f"/refunds/gr4vy/{refund_id}/watch")
     assert settled.status_code == 200
     assert settled.json()["status"] == "succeeded"
+    # The listing finds it by its filters (the index), with its whole record (read by key).
+    listed = api.get("/refunds", params={"provider": "gr4vy", "status": "succeeded"}).json()
+    (found,) = [r for r in listed["records"] if r["refund_id"] == refund_id]
+    assert found == api.get(f"/refunds/gr4vy/{refund_id}/watch").json()
 
 
 def test_a_workflow_waits_on_the_poller_with_start_execution_sync(stack: LocalStack) -> None:
@@ -176,6 +180,20 @@ def _poller_run(stack: LocalStack, execution_input: dict[str, Any]) -> Any:
     # (Named: moto names every unnamed execution "None", and a second one is refused.)
     name = f"poll-{uuid.uuid4()}"
     return stack.aws.run_execution("RefundPoller", execution_input, name=name, timeout=60)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_each_providers_batch_answers_a_waiting_execution(stack: LocalStack, provider: str) -> None:
+    """Every provider function's batch tells the executions waiting on the polls it ends:
+    the refund when final (SendTaskSuccess), the named error when not (SendTaskFailure)."""
+    refund_id = stack.sandboxes[provider].create_refund(amount=900, life="succeeded")
+    described = _poller_run(stack, {"provider": provider, "refund_id": refund_id, **FAST})
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"])["refund_id"] == refund_id
+    missing = _poller_run(
+        stack, {"provider": provider, "refund_id": f"no-such-refund-sync-{provider}", **FAST}
+    )
+    assert (missing["status"], missing.get("error")) == ("FAILED", "RefundNotFound"), missing
 
 
 def test_the_poller_fails_with_the_polls_named_error(stack: LocalStack) -> None:
