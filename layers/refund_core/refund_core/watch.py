@@ -217,10 +217,7 @@ def build_watch_api(
             raise InvalidRequest("invalid watch body: not base64 of UTF-8 text") from None
         overrides = _overrides(body)
         refresh = (app.current_event.query_string_parameters or {}).get("refresh") == "true"
-        directory = accounts() if account != DEFAULT_ACCOUNT else None
-        if directory is not None and not directory.exists(provider, account):
-            # Not a poll that can only fail: a 404 now, nothing started.
-            raise account_not_found(account, provider=provider)
+        require_account(accounts, provider, account)
         store = records()
         record = store.get(provider, refund_id, account=account)
         state = (
@@ -299,12 +296,10 @@ def wait_on_refund(
     provider = chosen.provider
     refund_id = validate_refund_id(chosen.refund_id, provider=provider)
     account = validate_account_id(chosen.account or DEFAULT_ACCOUNT, provider=provider)
-    overrides = ScheduleOverrides.model_validate(chosen.model_dump()).model_dump(exclude_none=True)
+    overrides = chosen.model_dump(include=set(ScheduleOverrides.model_fields), exclude_none=True)
     if low := override_floors().below(overrides):
         raise InvalidRequest("invalid poller input: below its floor: " + ", ".join(low))
-    directory = accounts() if account != DEFAULT_ACCOUNT else None
-    if directory is not None and not directory.exists(provider, account):
-        raise account_not_found(account, provider=provider)
+    require_account(accounts, provider, account)
     # Join the poll that stands, or register one; a poll ending in between (join refused,
     # then register refused by a newer poll) is a race of a few milliseconds: try again.
     for _ in range(3):
@@ -317,6 +312,16 @@ def wait_on_refund(
             logger.info("poller registered", extra={"refund_id": refund_id, "account": account})
             return {"waiting": True, "registered": True}
     raise WaitRaced("the refund's poll kept ending while this execution registered")
+
+
+def require_account(
+    accounts: Callable[[], AccountDirectory | None], provider: str, account: str
+) -> None:
+    """`account_not_found` now for an account without a secret: not a poll that can only
+    fail, and nothing registered. (The default account is the stack's own.)"""
+    directory = accounts() if account != DEFAULT_ACCOUNT else None
+    if directory is not None and not directory.exists(provider, account):
+        raise account_not_found(account, provider=provider)
 
 
 def _overrides(body: str | None) -> dict[str, int]:

@@ -106,8 +106,9 @@ def check_due(
     def refresh(refund: Refund, wait: int) -> bool:
         if registry is None or refund.status.value != due.status:
             return False
-        at = now() + timedelta(seconds=wait)
-        if registry.refresh(due, refund, checked_at=now(), at=at):
+        checked_at = now()
+        at = checked_at + timedelta(seconds=wait)
+        if registry.refresh(due, refund, checked_at=checked_at, at=at):
             moved.append(at)
             return True
         return False

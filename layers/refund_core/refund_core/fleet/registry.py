@@ -21,6 +21,7 @@ from refund_core.poller.records import (
     PollingState,
     WriteOutcome,
     from_dynamodb,
+    is_transaction_conflict,
     observation_write,
     record_key,
     to_dynamodb,
@@ -275,11 +276,8 @@ class FleetRegistry:
             )
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
-        except ClientError as error:  # a transaction holds the item: the long way round
-            if error.response.get("Error", {}).get("Code") in (
-                "TransactionConflictException",
-                "TransactionInProgressException",
-            ):
+        except ClientError as error:
+            if is_transaction_conflict(error):  # a transaction holds the item: the long way
                 return False
             raise
         return True

@@ -300,27 +300,28 @@ def run_check(
         raise
 
     wait = 0
+    refreshed = False
     if not refund.status.terminal:
         wait = next_wait_seconds(age, watch, uniform=uniform or default_uniform)
         # Never sleep past the budget: the check after it ends the poll on time.
         wait = wait_within_budget(wait, age, watch)
-        if refresh is not None and refresh(refund, wait):
-            raise pending_error(wait, f"refund is {refund.status.value}; next check in {wait} s")
-    try:
-        written = records.record_observation(refund, execution_arn=arn, checked_at=now())
-    except Exception as error:
-        mark_failed(error)
-        raise
-    if written.replaced_final is not None:
-        logger.warning(
-            "a final status was replaced by a newer, different final status",
-            extra={
-                "refund_id": refund_id,
-                "from_status": written.replaced_final.value,
-                "to_status": refund.status.value,
-                "execution_arn": arn,
-            },
-        )
+        refreshed = refresh is not None and refresh(refund, wait)
+    if not refreshed:
+        try:
+            written = records.record_observation(refund, execution_arn=arn, checked_at=now())
+        except Exception as error:
+            mark_failed(error)
+            raise
+        if written.replaced_final is not None:
+            logger.warning(
+                "a final status was replaced by a newer, different final status",
+                extra={
+                    "refund_id": refund_id,
+                    "from_status": written.replaced_final.value,
+                    "to_status": refund.status.value,
+                    "execution_arn": arn,
+                },
+            )
     if refund.status.terminal:
         return refund.to_json_dict()
     raise pending_error(wait, f"refund is {refund.status.value}; next check in {wait} s")

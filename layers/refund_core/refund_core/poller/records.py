@@ -477,7 +477,7 @@ class RefundRecords:
         except self._client.exceptions.ConditionalCheckFailedException as refused:
             return None, cast(Mapping[str, Any], refused.response.get("Item", {}))
         except ClientError as error:
-            if _is_transaction_conflict(error):
+            if is_transaction_conflict(error):
                 return None, None
             raise
         return int(answer["Attributes"]["checks"]["N"]), None
@@ -542,7 +542,7 @@ class RefundRecords:
                 return False, None
             raise
         except ClientError as error:
-            if _is_transaction_conflict(error):
+            if is_transaction_conflict(error):
                 return False, None
             raise
         return True, None
@@ -554,7 +554,8 @@ def _ended_state(state: PollingState) -> EndedPollingState:
     return cast(EndedPollingState, state.value)
 
 
-def _is_transaction_conflict(error: Exception) -> bool:
+def is_transaction_conflict(error: Exception) -> bool:
+    """A write refused because a transaction holds the item (retry it, or go the long way)."""
     code = getattr(error, "response", {}).get("Error", {}).get("Code")
     return code in ("TransactionConflictException", "TransactionInProgressException")
 
