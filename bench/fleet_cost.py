@@ -149,7 +149,7 @@ def report(
     within_seconds = sum(r["batch_seconds"] for r in rows if not r["over_budget"])
     within_checks = max(1, sum(r["checks"] for r in rows if not r["over_budget"]))
     per_check["lambda_gb_seconds_within_budget"] = LAMBDA_GB * within_seconds / within_checks
-    checks_per_day_refund = _checks_per_refund(run, day_lives)
+    checks_per_day_refund = _checks_per_refund(day_lives)
     modes = {
         mode: {
             "one_million_a_day": monthly_cost(
@@ -216,7 +216,7 @@ def report(
     }
 
 
-def _checks_per_refund(run: Any, lives: Sequence[Any]) -> float:
+def _checks_per_refund(lives: Sequence[Any]) -> float:
     """The provider calls a refund of `lives` took, on average, until its poll ended."""
     return sum(life.checks for life in lives) / len(lives) if lives else 0.0
 
@@ -298,13 +298,18 @@ def idle_cost(*, queues: int, capacity: str) -> dict[str, float]:
     return {**{k: round(v, 2) for k, v in items.items()}, "total": round(sum(items.values()), 2)}
 
 
+def detection_bar(age_seconds: float) -> float:
+    """Section 5's bar for a change at this refund age: max(2 minutes, 25% of the age)."""
+    return max(120.0, 0.25 * age_seconds)
+
+
 def detection_by_age(run: Any, accounts: Sequence[Any], bins: int = 32) -> list[dict[str, Any]]:
     """The detection delays of the refunds within budget, by their age when they became
     final (log-spaced bins, 1 minute to 8 days): worst and median delay, and the worst delay
     over each refund's own bar (1.0 is at the bar)."""
     over = {(a.provider, a.account) for a in accounts if a.over_budget}
     seen = [
-        (age, life.seen_at - life.final_at, max(120.0, 0.25 * age))
+        (age, life.seen_at - life.final_at, detection_bar(age))
         for life in run.lives
         if life.final_at is not None
         and life.seen_at is not None
@@ -325,7 +330,7 @@ def detection_by_age(run: Any, accounts: Sequence[Any], bins: int = 32) -> list[
                     "worst_delay_seconds": round(delays[-1], 1),
                     "median_delay_seconds": round(delays[len(delays) // 2], 1),
                     "worst_ratio": round(max(r for _, r in inside), 3),
-                    "bar_seconds_at_middle": round(max(120.0, 0.25 * (low * high) ** 0.5), 1),
+                    "bar_seconds_at_middle": round(detection_bar((low * high) ** 0.5), 1),
                 }
             )
     return rows

@@ -56,22 +56,41 @@ from refund_core.rate_limit import AccountRateLimit
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT = ROOT / "bench" / "results" / "fleet.json"
-TICK_SECONDS = 60.0  # FleetTickSchedule's default
-BATCH_SECONDS = 50.0  # FleetBatchSeconds' default
-RATE_WAIT_SECONDS = 5.0  # refund_core.fleet.batch.RATE_WAIT_SECONDS
 PROVIDER_SECONDS = 0.25  # one provider round trip
 START = datetime(2026, 12, 1, tzinfo=UTC).timestamp()
-# The template's defaults (template.yaml Parameters): the per-provider schedule and rates.
-DEFAULTS = {
-    "first_check_seconds": "60",
-    "max_interval_seconds": "21600",
-    "budget_seconds": "2592000",
-    "max_checks": "400",
-    "not_found_grace_seconds": "300",
-    "first_check_floor_seconds": "10",
-    "max_interval_floor_seconds": "60",
+TITLES = {
+    "convergegate": "ConvergeGate",
+    "surecart": "SureCart",
+    "gr4vy": "Gr4vy",
+    "shoplazza": "Shoplazza",
 }
-RATES = {"convergegate": 10.0, "surecart": 7.0, "gr4vy": 20.0, "shoplazza": 1.0}
+
+
+def _template_parameters() -> dict[str, Any]:
+    """template.yaml's parameter defaults, as SAM's transform reads them."""
+    from devstack import sam
+
+    parameters = sam.transformed_template(ROOT / "template.yaml")["Parameters"]
+    return {name: spec["Default"] for name, spec in parameters.items() if "Default" in spec}
+
+
+_DEFAULT = _template_parameters()
+TICK_SECONDS = float(_DEFAULT["FleetTickSeconds"])
+BATCH_SECONDS = float(_DEFAULT["FleetBatchSeconds"])
+# Each provider's schedule and rate, as a deployed function gets them (its POLL_* variables).
+DEFAULTS = {
+    provider: {
+        "first_check_seconds": str(_DEFAULT[f"{title}PollFirstCheckSeconds"]),
+        "max_interval_seconds": str(_DEFAULT[f"{title}PollMaxIntervalSeconds"]),
+        "budget_seconds": str(_DEFAULT["PollBudgetSeconds"]),
+        "max_checks": str(_DEFAULT["PollMaxChecks"]),
+        "not_found_grace_seconds": str(_DEFAULT["PollNotFoundGraceSeconds"]),
+        "first_check_floor_seconds": str(_DEFAULT["PollMinFirstCheckSeconds"]),
+        "max_interval_floor_seconds": str(_DEFAULT["PollMinIntervalSeconds"]),
+    }
+    for provider, title in TITLES.items()
+}
+RATES = {p: float(_DEFAULT[f"{t}AccountRatePerSecond"]) for p, t in TITLES.items()}
 # How long refunds take to finish, and how many of each (section 8's "a mix").
 MIX: Sequence[tuple[str, float, tuple[float, float] | None]] = (
     ("minutes", 0.20, (60.0, 1_800.0)),
@@ -262,7 +281,7 @@ class RunResult:
 
 def _bar(life: Life) -> float:
     """Section 5's bar for this refund's change: max(2 minutes, 25% of its age then)."""
-    return max(120.0, 0.25 * ((life.final_at or life.created) - life.created))
+    return fleet_cost.detection_bar((life.final_at or life.created) - life.created)
 
 
 def _detection_ratio(life: Life) -> float:
@@ -376,12 +395,11 @@ def simulate(
                 registry=registry,  # type: ignore[arg-type]
                 check=partial(
                     check_due,
-                    defaults=DEFAULTS,
+                    defaults=DEFAULTS[spec.provider],
                     clients=providers.clients(spec.provider),
                     records=records,
                     now=clock.now,
                     uniform=rng.uniform,
-                    rate_wait_seconds=RATE_WAIT_SECONDS,
                     registry=registry,
                 ),
                 seconds=BATCH_SECONDS,
